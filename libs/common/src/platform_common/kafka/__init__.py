@@ -1,0 +1,1 @@
+"""Kafka publishing and consuming with the platform's delivery guarantees."""

@@ -1,0 +1,43 @@
+"""Process entry point shared by every service: `python -m <service> [serve|migrate]`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+from aiohttp import web
+
+from platform_common.migrations import migrate
+from platform_common.settings import ConfigurationError, ServiceSettings, exit_with, load_settings
+from platform_common.telemetry import setup_logging, setup_tracing
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def run_service(*, service: str, settings_cls: type[S], create_app: Callable[[S], web.Application],
+                postgres_of: Callable[[S], tuple[str, str]] | None = None,
+                migration_packages: tuple[str, ...] = (), argv: list[str] | None = None) -> None:
+    """Parse the command, load settings (fail fast), then serve until SIGTERM or apply migrations."""
+    parser = argparse.ArgumentParser(prog=f"python -m {service}")
+    parser.add_argument("command", nargs="?", default="serve", choices=["serve", "migrate"])
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(settings_cls)
+    except ConfigurationError as error:
+        exit_with(str(error))
+    setup_logging(service, settings.log_level)
+    if args.command == "migrate":
+        if postgres_of is None:
+            exit_with(f"{service} has no database to migrate", code=0)
+        dsn, schema = postgres_of(settings)
+        applied = asyncio.run(migrate(dsn, schema, *migration_packages))
+        print(f"{service}: {len(applied)} migration(s) applied to schema {schema}")
+        return
+    setup_tracing(service)
+    try:
+        web.run_app(create_app(settings), host=settings.http.host, port=settings.http.port,
+                    shutdown_timeout=settings.shutdown_timeout_s, access_log=None, print=None)
+    except ConfigurationError as error:
+        exit_with(str(error), code=1)
