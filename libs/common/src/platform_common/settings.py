@@ -95,3 +95,15 @@ def exit_with(message: str, code: int = 2) -> NoReturn:
     """Print one operator-facing line on stderr and exit."""
     print(message, file=sys.stderr, flush=True)
     raise SystemExit(code)
+
+
+def env_name(cls: type[BaseSettings], *path: str) -> str:
+    """The environment variable behind a nested setting, e.g. MATCHER_KAFKA__BOOTSTRAP_SERVERS."""
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    delimiter = str(cls.model_config.get("env_nested_delimiter") or "__")
+    return prefix + delimiter.join(part.upper() for part in path)
+
+
+def with_schema(pg: PostgresSettings, default_schema: str) -> PostgresSettings:
+    """The service's Postgres settings with its own schema unless one was configured."""
+    return pg if pg.schema_name else pg.model_copy(update={"schema_name": default_schema})

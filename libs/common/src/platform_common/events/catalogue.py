@@ -119,6 +119,7 @@ class MatchBatchProduced(Event):
     TYPE = "match.batch"
 
     job_id: uuid.UUID
+    project_id: uuid.UUID
     shard_no: int = Field(ge=0)
     shard_count: int = Field(ge=1)
     batch_seq: int = Field(ge=0)

@@ -13,6 +13,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from platform_common.errors import DependencyUnavailable
 from platform_common.events import Envelope, Event, encode, wrap
+from platform_common.health import health_of
 from platform_common.kafka.tracing import KafkaHeaders, inject_headers
 from platform_common.metrics import KAFKA_PUBLISHED
 from platform_common.settings import KafkaSettings
@@ -105,9 +106,17 @@ def producer_ctx(kafka: KafkaSettings, *, service: str, setting_name: str,
             await producer.stop()
             raise
         app[key] = KafkaEventPublisher(producer, service=service, timeout_s=kafka.publish_timeout_s)
+
+        async def ready() -> None:
+            # ready() (re)connects to a known broker: cheap, and true only while the cluster answers.
+            if not await producer.client.ready(producer.client.get_random_node()):
+                raise ConnectionError("no Kafka broker reachable")
+
+        health_of(app).add_readiness("kafka", ready)
         try:
             yield
         finally:
+            health_of(app).remove("kafka")
             await producer.stop()
 
     return context

@@ -1,0 +1,7 @@
+from platform_common.service import run_service
+
+from gateway.app import create_app
+from gateway.config import SERVICE, GatewaySettings
+
+if __name__ == "__main__":
+    run_service(service=SERVICE, settings_cls=GatewaySettings, create_app=create_app)

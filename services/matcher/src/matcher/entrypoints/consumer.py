@@ -1,0 +1,34 @@
+"""The matcher's two subscriptions: job.started (planning) and shard.requested (the scaled work)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from aiokafka import ConsumerRecord
+from platform_common.events import DecodedMessage, JobStarted, ShardRequested
+from platform_common.kafka.consumer import MessageHandler
+from platform_common.keys import PUBLISHER
+
+from matcher.config import MatcherSettings
+from matcher.service_layer import handlers
+
+SETTINGS = web.AppKey("matcher_settings", MatcherSettings)
+PLANNER_TOPICS = [JobStarted.TOPIC]
+SHARD_TOPICS = [ShardRequested.TOPIC]
+
+
+def planner_factory(app: web.Application) -> MessageHandler:
+    publisher, settings = app[PUBLISHER], app[SETTINGS]
+
+    async def handle(message: DecodedMessage, _: ConsumerRecord[bytes, bytes]) -> None:
+        await handlers.plan_job(message, publisher=publisher, shard_count=settings.shards_per_job)
+
+    return handle
+
+
+def shard_factory(app: web.Application) -> MessageHandler:
+    publisher, settings = app[PUBLISHER], app[SETTINGS]
+
+    async def handle(message: DecodedMessage, _: ConsumerRecord[bytes, bytes]) -> None:
+        await handlers.match_shard(message, publisher=publisher, max_items=settings.max_matches_per_batch)
+
+    return handle

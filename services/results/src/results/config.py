@@ -1,0 +1,17 @@
+"""Settings of the results service (env prefix RESULTS_)."""
+
+from __future__ import annotations
+
+from platform_common.settings import HttpSettings, KafkaSettings, PostgresSettings, ServiceSettings
+from pydantic_settings import SettingsConfigDict
+
+SERVICE = "results"
+SCHEMA = "results"
+
+
+class ResultsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="RESULTS_", env_nested_delimiter="__", extra="ignore", frozen=True)
+
+    http: HttpSettings = HttpSettings(port=8084)
+    kafka: KafkaSettings
+    postgres: PostgresSettings

@@ -1,0 +1,26 @@
+"""HTTP routes of the results service."""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+
+from aiohttp import web
+from platform_common.errors import NotFound
+from platform_common.keys import PG_POOL
+
+from results.service_layer import handlers
+
+
+async def job_results(request: web.Request) -> web.Response:
+    try:
+        job_id = uuid.UUID(request.match_info["job_id"])
+    except ValueError:
+        raise NotFound("No results exist for this job.", code="results_not_found") from None
+    summary = await handlers.job_summary(request.app[PG_POOL], job_id)
+    return web.json_response(summary, dumps=functools.partial(json.dumps, default=str))
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/jobs/{job_id}/results", job_results)
