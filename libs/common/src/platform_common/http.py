@@ -28,7 +28,7 @@ _tracer = tracer(__name__)
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 REQUEST_ID_HEADER = "X-Request-ID"
 SERVICE_NAME = web.AppKey("service_name", str)
-REQUEST_ID = "request_id"
+REQUEST_ID = web.RequestKey("request_id", str)
 
 # Hook for the gateway's translated messages: (request, code, default message, params) -> message.
 Translator = Callable[[web.Request, str, str, dict[str, Any]], str]

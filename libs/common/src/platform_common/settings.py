@@ -77,10 +77,27 @@ def describe_validation_error(cls: type[BaseSettings], error: ValidationError) -
     delimiter = str(cls.model_config.get("env_nested_delimiter") or "__")
     problems = []
     for item in error.errors():
-        name = prefix + delimiter.join(str(part).upper() for part in item["loc"])
-        reason = "is required but not set" if item["type"] == "missing" else f"is invalid: {item['msg']}"
-        problems.append(f"{name} {reason}")
+        path = [str(part) for part in item["loc"]]
+        if item["type"] == "missing":
+            # A missing group (e.g. `kafka`) is reported by the variables an operator actually sets.
+            for leaf in _required_leaves(cls, path):
+                problems.append(f"{prefix}{delimiter.join(p.upper() for p in leaf)} is required but not set")
+        else:
+            problems.append(f"{prefix}{delimiter.join(p.upper() for p in path)} is invalid: {item['msg']}")
     return "configuration error: " + "; ".join(problems)
+
+
+def _required_leaves(model: type[BaseModel], path: list[str]) -> list[list[str]]:
+    """Expand a missing nested group into its required leaf settings."""
+    current: type[BaseModel] | None = model
+    for part in path:
+        field_info = current.model_fields.get(part) if current is not None else None
+        annotation = field_info.annotation if field_info is not None else None
+        current = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    if current is None:
+        return [path]
+    leaves = [[*path, name] for name, info in current.model_fields.items() if info.is_required()]
+    return leaves or [path]
 
 
 def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:

@@ -1,0 +1,86 @@
+"""The whole platform as five processes on their own ports, driven through the gateway."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+SERVICES = ("projects", "files", "matcher", "results", "gateway")
+BASE_PORT = 18080
+PORTS = {"gateway": BASE_PORT, "projects": BASE_PORT + 1, "files": BASE_PORT + 2, "matcher": BASE_PORT + 3,
+         "results": BASE_PORT + 4}
+
+
+@dataclass
+class Platform:
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    def url(self, service: str, path: str = "") -> str:
+        return f"http://127.0.0.1:{PORTS[service]}{path}"
+
+    def log_tail(self, service: str, lines: int = 30) -> str:
+        return "\n".join(self.logs[service].read_text(errors="replace").splitlines()[-lines:])
+
+
+def service_env(stack: dict[str, str], service: str, tmp: Path) -> dict[str, str]:
+    prefix = service.upper()
+    env = {**os.environ, f"{prefix}_ENVIRONMENT": "test", f"{prefix}_HTTP__PORT": str(PORTS[service]),
+           f"{prefix}_KAFKA__BOOTSTRAP_SERVERS": stack["RECON_KAFKA_BOOTSTRAP"],
+           f"{prefix}_POSTGRES__DSN": stack["RECON_PG_DSN"], f"{prefix}_REDIS__URL": stack["RECON_REDIS_URL"],
+           f"{prefix}_SHUTDOWN_TIMEOUT_S": "10"}
+    if service == "gateway":
+        for upstream in ("projects", "files", "results"):
+            env[f"GATEWAY_UPSTREAMS__{upstream.upper()}_URL"] = f"http://127.0.0.1:{PORTS[upstream]}"
+    if service == "files":
+        env["FILES_STORAGE__ROOT"] = str(tmp / "objects")
+    return env
+
+
+def wait_ready(platform: Platform, service: str, timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if platform.processes[service].poll() is not None:
+            pytest.fail(f"{service} exited during start:\n{platform.log_tail(service)}")
+        try:
+            with urllib.request.urlopen(platform.url(service, "/readyz"), timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{service} not ready within {timeout_s} s:\n{platform.log_tail(service)}")
+
+
+@pytest.fixture(scope="session")
+def platform(stack: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    tmp = tmp_path_factory.mktemp("platform")
+    running = Platform()
+    for service in SERVICES:
+        log_path = tmp / f"{service}.log"
+        running.logs[service] = log_path
+        running.processes[service] = subprocess.Popen(
+            [sys.executable, "-m", service], env=service_env(stack, service, tmp),
+            stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+        )
+    try:
+        for service in SERVICES:
+            wait_ready(running, service)
+        yield running
+    finally:
+        for proc in running.processes.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in running.processes.values():
+            try:
+                proc.wait(timeout=25)
+            except subprocess.TimeoutExpired:
+                proc.kill()
