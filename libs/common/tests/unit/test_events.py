@@ -102,3 +102,12 @@ def test_match_batches_round_trip(score: float, seq: int) -> None:
                                matches=[MatchItem(left_ids=["l1"], right_ids=["r1", "r2"], score=score,
                                                   status="auto", pass_name="exact")])
     assert decode(encode(wrap(batch, producer="matcher"))).event == batch
+
+
+def test_checked_in_asyncapi_document_is_current() -> None:
+    from pathlib import Path
+
+    from platform_common.asyncapi import render
+
+    checked_in = Path(__file__).resolve().parents[4] / "docs" / "asyncapi.json"
+    assert checked_in.read_text() == render(), "regenerate: python -m platform_common.asyncapi > docs/asyncapi.json"
