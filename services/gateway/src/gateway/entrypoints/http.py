@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from gateway.adapters.upstreams import UPSTREAMS
 
 
-def _forward(service: str, template: str) -> web.RequestHandler:  # type: ignore[name-defined]
-    async def handler(request: web.Request) -> web.Response:
+def _forward(service: str, template: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
         path = template.format(**request.match_info)
         return await request.app[UPSTREAMS].forward(request, service, path)
 
