@@ -48,3 +48,8 @@ RATE_LIMIT_REJECTIONS = Counter(
 )
 AUTH_FAILURES = Counter("recon_auth_failures_total", "Failed authentications by reason.", ["reason"])
 AUTHZ_DENIALS = Counter("recon_authz_denials_total", "Requests denied by project authorisation.", ["service"])
+MATCHER_SHARD_DURATION = Histogram(
+    "recon_matcher_shard_duration_seconds", "Time to load, match and emit one shard.", ["service"],
+    buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
+)
+MATCHER_PAIRS = Counter("recon_matcher_pairs_total", "Matches produced, by status.", ["service", "status"])

@@ -63,7 +63,7 @@ async def read_all(bootstrap: str, topic: str, *, expected: int, timeout_s: floa
 
 async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     # A consumer without a subscription has no metadata of its own for the topic: ask the cluster.
-    metadata = await consumer._client.fetch_all_metadata()  # noqa: SLF001
+    metadata = await consumer._client.fetch_all_metadata()
     return set(metadata.partitions_for_topic(topic) or ())
 
 

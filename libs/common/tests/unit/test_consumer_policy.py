@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
-
 from platform_common.errors import Conflict, DependencyUnavailable, NotFound, PermanentError, TransientError
 from platform_common.kafka.consumer import is_transient
 

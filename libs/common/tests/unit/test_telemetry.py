@@ -4,7 +4,6 @@ import json
 import logging
 
 from opentelemetry import trace
-
 from platform_common.telemetry import JsonFormatter, setup_logging
 
 

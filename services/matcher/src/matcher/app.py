@@ -10,12 +10,15 @@ from platform_common.http import create_base_app
 from platform_common.kafka.consumer import MessageHandler, consumer_ctx
 from platform_common.kafka.producer import producer_ctx
 from platform_common.keys import PG_POOL, PUBLISHER
-from platform_common.settings import env_name
+from platform_common.settings import env_name, with_schema
 from platform_common.telemetry import telemetry_ctx
 
-from matcher.config import SERVICE, MatcherSettings
+from matcher.adapters.cpu_pool import cpu_pool_ctx
+from matcher.config import SCHEMA, SERVICE, MatcherSettings
 from matcher.entrypoints import consumer
 from matcher.service_layer.handlers import PLANNER_GROUP, SHARD_GROUP
+
+MIGRATIONS = ("matcher.migrations",)
 
 
 def create_app(settings: MatcherSettings) -> web.Application:
@@ -31,8 +34,9 @@ def create_app(settings: MatcherSettings) -> web.Application:
 
     app.cleanup_ctx.extend([
         telemetry_ctx,
-        pg_pool_ctx(settings.postgres, service=SERVICE, key=PG_POOL,
-                    setting_name=env_name(MatcherSettings, "postgres", "dsn")),
+        pg_pool_ctx(with_schema(settings.postgres, SCHEMA), service=SERVICE, key=PG_POOL,
+                    setting_name=env_name(MatcherSettings, "postgres", "dsn"), migrations=MIGRATIONS),
+        cpu_pool_ctx(settings.cpu_workers),
         producer_ctx(settings.kafka, service=SERVICE, setting_name=kafka_setting, key=PUBLISHER),
         subscription(consumer.PLANNER_TOPICS, PLANNER_GROUP, consumer.planner_factory),
         subscription(consumer.SHARD_TOPICS, SHARD_GROUP, consumer.shard_factory),

@@ -7,6 +7,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 SERVICE = "matcher"
+SCHEMA = "matcher"
 
 
 class MatcherSettings(ServiceSettings):
@@ -18,3 +19,5 @@ class MatcherSettings(ServiceSettings):
     shards_per_job: int = Field(default=4, ge=1, le=1024)
     max_matches_per_batch: int = Field(default=500, ge=1)
     cpu_workers: int = Field(default=1, ge=1)
+    # The files service's records table, read through a read-only role in production.
+    records_table: str = Field(default="files.records", pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")

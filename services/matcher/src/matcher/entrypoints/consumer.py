@@ -6,9 +6,11 @@ from aiohttp import web
 from aiokafka import ConsumerRecord
 from platform_common.events import DecodedMessage, JobStarted, ShardRequested
 from platform_common.kafka.consumer import MessageHandler
-from platform_common.keys import PUBLISHER
+from platform_common.keys import PG_POOL, PUBLISHER
 
-from matcher.config import MatcherSettings
+from matcher.adapters.cpu_pool import CPU_POOL
+from matcher.adapters.records import PgRecordStore
+from matcher.config import SERVICE, MatcherSettings
 from matcher.service_layer import handlers
 
 SETTINGS = web.AppKey("matcher_settings", MatcherSettings)
@@ -16,19 +18,25 @@ PLANNER_TOPICS = [JobStarted.TOPIC]
 SHARD_TOPICS = [ShardRequested.TOPIC]
 
 
+def _store(app: web.Application) -> PgRecordStore:
+    return PgRecordStore(app[PG_POOL], records_table=app[SETTINGS].records_table, service=SERVICE)
+
+
 def planner_factory(app: web.Application) -> MessageHandler:
-    publisher, settings = app[PUBLISHER], app[SETTINGS]
+    store, cpu, publisher, settings = _store(app), app[CPU_POOL], app[PUBLISHER], app[SETTINGS]
 
     async def handle(message: DecodedMessage, _: ConsumerRecord[bytes, bytes]) -> None:
-        await handlers.plan_job(message, publisher=publisher, shard_count=settings.shards_per_job)
+        await handlers.plan_job(message, store=store, cpu=cpu, publisher=publisher,
+                                shard_count=settings.shards_per_job)
 
     return handle
 
 
 def shard_factory(app: web.Application) -> MessageHandler:
-    publisher, settings = app[PUBLISHER], app[SETTINGS]
+    store, cpu, publisher, settings = _store(app), app[CPU_POOL], app[PUBLISHER], app[SETTINGS]
 
     async def handle(message: DecodedMessage, _: ConsumerRecord[bytes, bytes]) -> None:
-        await handlers.match_shard(message, publisher=publisher, max_items=settings.max_matches_per_batch)
+        await handlers.match_shard(message, store=store, cpu=cpu, publisher=publisher,
+                                   max_items=settings.max_matches_per_batch)
 
     return handle

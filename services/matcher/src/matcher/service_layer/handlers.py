@@ -2,39 +2,69 @@
 
 from __future__ import annotations
 
-from platform_common.events import DecodedMessage, JobProgressed, JobStarted, ShardRequested, wrap
-from platform_common.kafka.producer import KafkaEventPublisher
+import logging
 
+from platform_common.events import DecodedMessage, Event, JobProgressed, JobStarted, ShardRequested, wrap
+from platform_common.kafka.producer import KafkaEventPublisher
+from platform_common.metrics import MATCHER_PAIRS, MATCHER_SHARD_DURATION
+from pydantic import ValidationError
+
+from matcher.adapters.cpu_pool import CpuPool
+from matcher.adapters.records import PgRecordStore
 from matcher.config import SERVICE
-from matcher.service_layer.planning import batches, event_id, plan_shards, planned
+from matcher.domain import EngineError, RuleSet
+from matcher.service_layer.planning import batches, event_id, planned, shard_requests
+from matcher.service_layer.shard_work import match_records, plan_job_shards
+
+log = logging.getLogger(__name__)
 
 PLANNER_GROUP = "matcher-planner"
 SHARD_GROUP = "matcher"
 
 
-async def plan_job(message: DecodedMessage, *, publisher: KafkaEventPublisher, shard_count: int) -> None:
-    """Publish the plan and one shard.requested per shard; re-planning publishes identical event ids."""
+async def _publish(publisher: KafkaEventPublisher, event: Event, correlation: str, *identity: object) -> None:
+    await publisher.publish(event, envelope=wrap(event, producer=SERVICE, correlation_id=correlation,
+                                                 event_id=event_id(*identity)))
+
+
+async def plan_job(message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool, publisher: KafkaEventPublisher,
+                   shard_count: int) -> None:
+    """Load both datasets, split them into shards of whole blocks, and request each shard."""
     job = message.event
     assert isinstance(job, JobStarted)
     correlation = str(job.job_id)
-    progress = planned(job, shard_count)
-    await publisher.publish(progress, envelope=wrap(progress, producer=SERVICE, correlation_id=correlation,
-                                                    event_id=event_id(job.job_id, "planned")))
-    for shard in plan_shards(job, shard_count):
-        await publisher.publish(shard, envelope=wrap(shard, producer=SERVICE, correlation_id=correlation,
-                                                     event_id=event_id(job.job_id, "shard", shard.shard_no)))
+    try:
+        RuleSet.model_validate(job.rule_set)
+        left = await store.load_dataset(job.left_dataset_id)
+        right = await store.load_dataset(job.right_dataset_id)
+        plan = await cpu.run(plan_job_shards, left, right, job.rule_set, shard_count)
+    except (ValidationError, EngineError) as error:
+        # A job that can never run is finished as failed rather than retried or dead-lettered.
+        log.warning("job %s cannot be planned: %s", job.job_id, error)
+        failed = JobProgressed(job_id=job.job_id, stage="failed", detail=str(error)[:2000])
+        await _publish(publisher, failed, correlation, job.job_id, "failed")
+        return
+    await store.save_plan(job.job_id, shard_count=shard_count, strategy=plan.strategy, members=plan.members,
+                          left_rows=left.height, right_rows=right.height)
+    await _publish(publisher, planned(job, shard_count), correlation, job.job_id, "planned")
+    for shard in shard_requests(job, shard_count):
+        await _publish(publisher, shard, correlation, job.job_id, "shard", shard.shard_no)
 
 
-async def match_shard(message: DecodedMessage, *, publisher: KafkaEventPublisher, max_items: int) -> None:
+async def match_shard(message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool,
+                      publisher: KafkaEventPublisher, max_items: int) -> None:
     """Match one shard and publish its batches; deterministic, so a redelivered shard repeats itself exactly."""
     shard = message.event
     assert isinstance(shard, ShardRequested)
     correlation = str(shard.job_id)
-    for batch in batches(shard, [], [], max_items=max_items):
-        await publisher.publish(batch, envelope=wrap(
-            batch, producer=SERVICE, correlation_id=correlation,
-            event_id=event_id(shard.job_id, "batch", shard.shard_no, batch.batch_seq)))
+    with MATCHER_SHARD_DURATION.labels(SERVICE).time():
+        left = await store.load_shard(shard.job_id, shard.shard_no, "L", shard.left_dataset_id)
+        right = await store.load_shard(shard.job_id, shard.shard_no, "R", shard.right_dataset_id)
+        output = await cpu.run(match_records, left, right, shard.rule_set)
+    for batch in batches(shard, output.matches, output.unmatched, max_items=max_items):
+        await _publish(publisher, batch, correlation, shard.job_id, "batch", shard.shard_no, batch.batch_seq)
+    for status in ("auto", "review"):
+        MATCHER_PAIRS.labels(SERVICE, status).inc(sum(1 for m in output.matches if m.status == status))
     finished = JobProgressed(job_id=shard.job_id, shard_no=shard.shard_no, stage="shard_finished",
                              shard_count=shard.shard_count)
-    await publisher.publish(finished, envelope=wrap(finished, producer=SERVICE, correlation_id=correlation,
-                                                    event_id=event_id(shard.job_id, "finished", shard.shard_no)))
+    await _publish(publisher, finished, correlation, shard.job_id, "finished", shard.shard_no)

@@ -24,7 +24,7 @@ def event_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, "/".join(str(p) for p in parts))
 
 
-def plan_shards(job: JobStarted, shard_count: int) -> list[ShardRequested]:
+def shard_requests(job: JobStarted, shard_count: int) -> list[ShardRequested]:
     return [
         ShardRequested(job_id=job.job_id, project_id=job.project_id, shard_no=n, shard_count=shard_count,
                        left_dataset_id=job.left_dataset_id, right_dataset_id=job.right_dataset_id,
