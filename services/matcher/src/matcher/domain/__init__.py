@@ -1,0 +1,24 @@
+"""The matching engine: pure, vectorised, deterministic. See services/matcher/ENGINE.md."""
+
+from matcher.domain.engine import MatchOutcome, Progress, match
+from matcher.domain.errors import EngineError, InputError, RuleError
+from matcher.domain.rules import Mapping, Pass, RuleSet, SideMapping, load_rules, parse_rules, rules_from_data
+from matcher.domain.stats import MatchStats, PassStats
+
+__all__ = [
+    "EngineError",
+    "InputError",
+    "Mapping",
+    "MatchOutcome",
+    "MatchStats",
+    "Pass",
+    "PassStats",
+    "Progress",
+    "RuleError",
+    "RuleSet",
+    "SideMapping",
+    "load_rules",
+    "match",
+    "parse_rules",
+    "rules_from_data",
+]
