@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from platform_common.telemetry import setup_tracing
 
 REPO = Path(__file__).resolve().parent
@@ -69,6 +70,7 @@ def unique() -> str:
 async def test_schema(pg_dsn: str, unique: str) -> AsyncIterator[str]:
     """A fresh schema with the shared inbox/outbox tables, dropped afterwards."""
     import asyncpg
+
     from platform_common.migrations import COMMON_MIGRATIONS, apply_migrations, load_migrations
 
     schema = f"t_{unique}"

@@ -8,6 +8,7 @@ import uuid
 
 import aiohttp
 import pytest
+
 from platform_common.testing import eventually
 
 pytestmark = pytest.mark.e2e

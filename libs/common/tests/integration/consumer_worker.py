@@ -11,6 +11,7 @@ import signal
 import sys
 
 import asyncpg
+
 from platform_common.idempotency import handle_once
 from platform_common.kafka.consumer import ConsumerRunner
 from platform_common.kafka.producer import KafkaEventPublisher, build_producer

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+
 from platform_common.errors import PermanentError, TransientError
 from platform_common.events import encode, wrap
 from platform_common.idempotency import handle_once

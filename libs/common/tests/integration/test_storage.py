@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+
 from platform_common.db import create_pool, pg_pool_ctx, timed
 from platform_common.events import JobCompleted, decode
 from platform_common.health import health_of

@@ -8,6 +8,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from opentelemetry.trace import SpanKind
+
 from platform_common.events import encode, wrap
 from platform_common.http import create_base_app
 from platform_common.kafka.consumer import ConsumerRunner

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncpg
 import pytest
+
 from platform_common.errors import Conflict, DependencyUnavailable, NotFound, PermanentError, TransientError
 from platform_common.kafka.consumer import is_transient
 

@@ -6,6 +6,7 @@ import uuid
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from platform_common.errors import PermanentError
 from platform_common.events import (
     FileUploaded,

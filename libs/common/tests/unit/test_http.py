@@ -4,10 +4,11 @@ import asyncio
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import BaseModel
+
 from platform_common.errors import Forbidden, NotFound, RateLimited, ValidationFailed
 from platform_common.health import health_of
 from platform_common.http import TRANSLATOR, create_base_app
-from pydantic import BaseModel
 
 
 class Body(BaseModel):

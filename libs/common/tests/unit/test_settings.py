@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from pydantic_settings import SettingsConfigDict
+
 from platform_common.settings import (
     ConfigurationError,
     KafkaSettings,
@@ -11,7 +13,6 @@ from platform_common.settings import (
     load_settings,
     with_schema,
 )
-from pydantic_settings import SettingsConfigDict
 
 
 class DemoSettings(ServiceSettings):

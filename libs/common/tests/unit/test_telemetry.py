@@ -4,6 +4,7 @@ import json
 import logging
 
 from opentelemetry import trace
+
 from platform_common.telemetry import JsonFormatter, setup_logging
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from aiohttp import web
+
+from files.config import SCHEMA, SERVICE, FilesSettings
+from files.entrypoints import consumer, http
+from files.service_layer.handlers import CONSUMER_GROUP
 from platform_common.db import pg_pool_ctx
 from platform_common.http import create_base_app
 from platform_common.kafka.consumer import consumer_ctx
@@ -10,10 +14,6 @@ from platform_common.kafka.producer import producer_ctx
 from platform_common.keys import PG_POOL, PUBLISHER
 from platform_common.settings import env_name, with_schema
 from platform_common.telemetry import telemetry_ctx
-
-from files.config import SCHEMA, SERVICE, FilesSettings
-from files.entrypoints import consumer, http
-from files.service_layer.handlers import CONSUMER_GROUP
 
 MIGRATIONS = ("files.migrations",)
 

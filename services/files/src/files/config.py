@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from platform_common.settings import HttpSettings, KafkaSettings, PostgresSettings, ServiceSettings
 from pydantic import BaseModel
 from pydantic_settings import SettingsConfigDict
+
+from platform_common.settings import HttpSettings, KafkaSettings, PostgresSettings, ServiceSettings
 
 SERVICE = "files"
 SCHEMA = "files"

@@ -1,7 +1,6 @@
-from platform_common.service import run_service
-
 from gateway.app import create_app
 from gateway.config import SERVICE, GatewaySettings
+from platform_common.service import run_service
 
 if __name__ == "__main__":
     run_service(service=SERVICE, settings_cls=GatewaySettings, create_app=create_app)

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from aiohttp import web
+
+from gateway.adapters.upstreams import upstreams_ctx
+from gateway.config import SERVICE, GatewaySettings
+from gateway.entrypoints import http
 from platform_common.http import create_base_app
 from platform_common.keys import REDIS
 from platform_common.redis import redis_ctx
 from platform_common.settings import env_name
 from platform_common.telemetry import telemetry_ctx
-
-from gateway.adapters.upstreams import upstreams_ctx
-from gateway.config import SERVICE, GatewaySettings
-from gateway.entrypoints import http
 
 
 def create_app(settings: GatewaySettings) -> web.Application:

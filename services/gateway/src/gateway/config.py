@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from platform_common.settings import HttpSettings, RedisSettings, ServiceSettings
 from pydantic import AnyHttpUrl, BaseModel
 from pydantic_settings import SettingsConfigDict
+
+from platform_common.settings import HttpSettings, RedisSettings, ServiceSettings
 
 SERVICE = "gateway"
 

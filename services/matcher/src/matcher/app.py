@@ -5,6 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
+
+from matcher.adapters.cpu_pool import cpu_pool_ctx
+from matcher.config import SCHEMA, SERVICE, MatcherSettings
+from matcher.entrypoints import consumer
+from matcher.service_layer.handlers import PLANNER_GROUP, SHARD_GROUP
 from platform_common.db import pg_pool_ctx
 from platform_common.http import create_base_app
 from platform_common.kafka.consumer import MessageHandler, consumer_ctx
@@ -12,11 +17,6 @@ from platform_common.kafka.producer import producer_ctx
 from platform_common.keys import PG_POOL, PUBLISHER
 from platform_common.settings import env_name, with_schema
 from platform_common.telemetry import telemetry_ctx
-
-from matcher.adapters.cpu_pool import cpu_pool_ctx
-from matcher.config import SCHEMA, SERVICE, MatcherSettings
-from matcher.entrypoints import consumer
-from matcher.service_layer.handlers import PLANNER_GROUP, SHARD_GROUP
 
 MIGRATIONS = ("matcher.migrations",)
 

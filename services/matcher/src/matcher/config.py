@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from platform_common.settings import HttpSettings, KafkaSettings, PostgresSettings, ServiceSettings
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
+
+from platform_common.settings import HttpSettings, KafkaSettings, PostgresSettings, ServiceSettings
 
 SERVICE = "matcher"
 SCHEMA = "matcher"

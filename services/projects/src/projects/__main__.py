@@ -1,5 +1,4 @@
 from platform_common.service import run_service
-
 from projects.app import MIGRATIONS, create_app
 from projects.config import SCHEMA, SERVICE, ProjectsSettings
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from platform_common.settings import HttpSettings, KafkaSettings, PostgresSettings, ServiceSettings
 from pydantic_settings import SettingsConfigDict
+
+from platform_common.settings import HttpSettings, KafkaSettings, PostgresSettings, ServiceSettings
 
 SERVICE = "projects"
 SCHEMA = "projects"

@@ -1,5 +1,4 @@
 from platform_common.service import run_service
-
 from results.app import MIGRATIONS, create_app
 from results.config import SCHEMA, SERVICE, ResultsSettings
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import web
+
 from platform_common.db import pg_pool_ctx
 from platform_common.http import create_base_app
 from platform_common.kafka.consumer import consumer_ctx
@@ -11,7 +12,6 @@ from platform_common.keys import PG_POOL, PUBLISHER
 from platform_common.outbox import outbox_relay_ctx
 from platform_common.settings import env_name, with_schema
 from platform_common.telemetry import telemetry_ctx
-
 from results.config import SCHEMA, SERVICE, ResultsSettings
 from results.entrypoints import consumer, http
 from results.service_layer.handlers import CONSUMER_GROUP

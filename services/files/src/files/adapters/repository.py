@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 import asyncpg
+
 from platform_common.events import FileUploaded
 
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiokafka import ConsumerRecord
+
+from files.service_layer import handlers
 from platform_common.events import DecodedMessage, FileUploaded
 from platform_common.kafka.consumer import MessageHandler
 from platform_common.keys import PG_POOL
-
-from files.service_layer import handlers
 
 TOPICS = [FileUploaded.TOPIC]
 

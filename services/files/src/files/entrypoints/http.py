@@ -7,10 +7,10 @@ import json
 import uuid
 
 from aiohttp import web
-from platform_common.errors import NotFound
-from platform_common.keys import PG_POOL
 
 from files.service_layer import handlers
+from platform_common.errors import NotFound
+from platform_common.keys import PG_POOL
 
 
 async def get_file(request: web.Request) -> web.Response:

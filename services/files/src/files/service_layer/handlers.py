@@ -6,11 +6,11 @@ import uuid
 from typing import Any
 
 import asyncpg
+
+from files.adapters.repository import PgFilesRepository
 from platform_common.errors import NotFound
 from platform_common.events import DecodedMessage, FileUploaded
 from platform_common.idempotency import claim
-
-from files.adapters.repository import PgFilesRepository
 
 CONSUMER_GROUP = "files"
 

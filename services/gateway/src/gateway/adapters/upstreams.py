@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator, Callable
 import aiohttp
 from aiohttp import web
 from opentelemetry import propagate
-from platform_common.errors import DependencyUnavailable
 
 from gateway.config import UpstreamSettings
+from platform_common.errors import DependencyUnavailable
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and ones the gateway sets itself are never forwarded.
 _DROP_REQUEST = {"host", "connection", "keep-alive", "transfer-encoding", "te", "upgrade", "proxy-authorization",

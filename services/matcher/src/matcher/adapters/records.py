@@ -11,6 +11,7 @@ import uuid
 
 import asyncpg
 import polars as pl
+
 from platform_common.db import timed
 
 _COLUMNS = ("record_id", "external_id", "amount", "currency", "value_date", "booking_date", "reference",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiokafka import ConsumerRecord
-from platform_common.events import DecodedMessage, JobStarted, ShardRequested
-from platform_common.kafka.consumer import MessageHandler
-from platform_common.keys import PG_POOL, PUBLISHER
 
 from matcher.adapters.cpu_pool import CPU_POOL
 from matcher.adapters.records import PgRecordStore
 from matcher.config import SERVICE, MatcherSettings
 from matcher.service_layer import handlers
+from platform_common.events import DecodedMessage, JobStarted, ShardRequested
+from platform_common.kafka.consumer import MessageHandler
+from platform_common.keys import PG_POOL, PUBLISHER
 
 SETTINGS = web.AppKey("matcher_settings", MatcherSettings)
 PLANNER_TOPICS = [JobStarted.TOPIC]

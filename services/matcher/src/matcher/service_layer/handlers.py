@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import logging
 
-from platform_common.events import DecodedMessage, Event, JobProgressed, JobStarted, ShardRequested, wrap
-from platform_common.kafka.producer import KafkaEventPublisher
-from platform_common.metrics import MATCHER_PAIRS, MATCHER_SHARD_DURATION
 from pydantic import ValidationError
 
 from matcher.adapters.cpu_pool import CpuPool
@@ -15,6 +12,9 @@ from matcher.config import SERVICE
 from matcher.domain import EngineError, RuleSet
 from matcher.service_layer.planning import batches, event_id, planned, shard_requests
 from matcher.service_layer.shard_work import match_records, plan_job_shards
+from platform_common.events import DecodedMessage, Event, JobProgressed, JobStarted, ShardRequested, wrap
+from platform_common.kafka.producer import KafkaEventPublisher
+from platform_common.metrics import MATCHER_PAIRS, MATCHER_SHARD_DURATION
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from platform_common.events import MatchItem, UnmatchedItem
 
 from matcher.domain import RuleSet, match
+from platform_common.events import MatchItem, UnmatchedItem
 
 
 @dataclass(frozen=True)

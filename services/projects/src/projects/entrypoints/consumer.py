@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiokafka import ConsumerRecord
+
 from platform_common.events import DecodedMessage, JobCompleted, JobProgressed
 from platform_common.kafka.consumer import MessageHandler
 from platform_common.keys import PG_POOL
-
 from projects.service_layer import handlers
 
 TOPICS = [JobProgressed.TOPIC, JobCompleted.TOPIC]

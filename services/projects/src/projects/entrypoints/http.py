@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 
 from aiohttp import web
+
 from platform_common.errors import NotFound
 from platform_common.keys import PG_POOL
-
 from projects.domain.model import NewJob, NewProject
 from projects.service_layer import handlers
 

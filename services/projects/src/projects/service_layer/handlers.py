@@ -5,11 +5,11 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+
 from platform_common.errors import NotFound
 from platform_common.events import DecodedMessage, JobCompleted, JobProgressed, JobStarted
 from platform_common.idempotency import claim
 from platform_common.outbox import enqueue
-
 from projects.adapters.repository import PgProjectRepository
 from projects.config import SERVICE
 from projects.domain.model import Job, JobStatus, NewJob, NewProject, Project

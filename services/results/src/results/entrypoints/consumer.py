@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 from aiokafka import ConsumerRecord
+
 from platform_common.events import DecodedMessage, MatchBatchProduced
 from platform_common.kafka.consumer import MessageHandler
 from platform_common.keys import PG_POOL
-
 from results.service_layer import handlers
 
 TOPICS = [MatchBatchProduced.TOPIC]

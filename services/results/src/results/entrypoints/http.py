@@ -7,9 +7,9 @@ import json
 import uuid
 
 from aiohttp import web
+
 from platform_common.errors import NotFound
 from platform_common.keys import PG_POOL
-
 from results.service_layer import handlers
 
 

@@ -6,11 +6,11 @@ import uuid
 from typing import Any
 
 import asyncpg
+
 from platform_common.errors import NotFound
 from platform_common.events import DecodedMessage, JobCompleted, MatchBatchProduced
 from platform_common.idempotency import claim
 from platform_common.outbox import enqueue
-
 from results.adapters.repository import PgResultsRepository
 from results.config import SERVICE
 
