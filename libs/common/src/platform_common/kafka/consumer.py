@@ -110,6 +110,7 @@ class ConsumerRunner:
             await self._consumer.stop()
             raise
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.group_id}")
+        self._task.add_done_callback(self._report_crash)
         self.started = True
 
     async def stop(self) -> None:
@@ -127,6 +128,11 @@ class ConsumerRunner:
             await self.commit_done()
             await self._consumer.stop()
         self.started = False
+
+    def _report_crash(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # Liveness turns false with this, so the orchestrator restarts the process.
+            log.error("consumer loop of %s stopped", self.group_id, exc_info=task.exception())
 
     def is_alive(self, max_stall_s: float) -> bool:
         """False when the poll loop died or has not come round for `max_stall_s`."""
@@ -169,7 +175,10 @@ class ConsumerRunner:
                 for record in records:
                     if self._stopping.is_set() or tp not in consumer.assignment():
                         break
-                    if not await self._process(record):
+                    handled = await self._process(record)
+                    if tp not in consumer.assignment():
+                        break  # revoked meanwhile: the new owner redelivers, the inbox deduplicates
+                    if not handled:
                         consumer.seek(tp, record.offset)
                         consumer.pause(tp)
                         self._paused_until[tp] = time.monotonic() + self._pause_after_failure_s

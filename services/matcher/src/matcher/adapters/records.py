@@ -14,8 +14,17 @@ import polars as pl
 
 from platform_common.db import timed
 
-_COLUMNS = ("record_id", "external_id", "amount", "currency", "value_date", "booking_date", "reference",
-            "counterparty", "description")
+_COLUMNS = (
+    "record_id",
+    "external_id",
+    "amount",
+    "currency",
+    "value_date",
+    "booking_date",
+    "reference",
+    "counterparty",
+    "description",
+)
 _TEXT_SCHEMA = dict.fromkeys(_COLUMNS, pl.Utf8)
 
 
@@ -54,29 +63,49 @@ class PgRecordStore:
 
     async def load_shard(self, job_id: uuid.UUID, shard_no: int, side: str, dataset_id: uuid.UUID) -> pl.DataFrame:
         """The records of one side of one shard."""
-        query = (f"SELECT {', '.join('r.' + c for c in _COLUMNS)} FROM {self._records} r "
-                 f"JOIN shard_members m ON m.record_id = r.record_id "
-                 "WHERE r.dataset_id = $1 AND m.job_id = $2 AND m.side = $3 AND m.shard_no = $4 "
-                 "ORDER BY r.record_id")
+        query = (
+            f"SELECT {', '.join('r.' + c for c in _COLUMNS)} FROM {self._records} r "
+            f"JOIN shard_members m ON m.record_id = r.record_id "
+            "WHERE r.dataset_id = $1 AND m.job_id = $2 AND m.side = $3 AND m.shard_no = $4 "
+            "ORDER BY r.record_id"
+        )
         return await self._copy_out(query, "load_shard", dataset_id, job_id, side, shard_no)
 
     async def _copy_out(self, query: str, operation: str, *args: object) -> pl.DataFrame:
         buffer = io.BytesIO()
+
+        async def write(chunk: bytes) -> None:
+            buffer.write(chunk)
+
         async with timed(self._service, operation), self._pool.acquire() as conn:
-            await conn.copy_from_query(query, *args, output=buffer.write, format="csv")
+            await conn.copy_from_query(query, *args, output=write, format="csv")
         return _frame_from_csv(buffer.getvalue())
 
-    async def save_plan(self, job_id: uuid.UUID, *, shard_count: int, strategy: str,
-                        members: list[tuple[str, int, str]], left_rows: int, right_rows: int) -> None:
+    async def save_plan(
+        self,
+        job_id: uuid.UUID,
+        *,
+        shard_count: int,
+        strategy: str,
+        members: list[tuple[str, int, str]],
+        left_rows: int,
+        right_rows: int,
+    ) -> None:
         """Replace the job's plan in one transaction (a re-plan after redelivery writes the same rows)."""
         async with timed(self._service, "save_plan"), self._pool.acquire() as conn, conn.transaction():
             await conn.execute("DELETE FROM shard_members WHERE job_id = $1", job_id)
             await conn.execute("DELETE FROM job_plans WHERE job_id = $1", job_id)
             await conn.copy_records_to_table(
-                "shard_members", columns=["job_id", "side", "shard_no", "record_id"],
+                "shard_members",
+                columns=["job_id", "side", "shard_no", "record_id"],
                 records=((job_id, side, shard, record_id) for side, shard, record_id in members),
             )
             await conn.execute(
                 "INSERT INTO job_plans (job_id, shard_count, strategy, left_rows, right_rows) "
-                "VALUES ($1, $2, $3, $4, $5)", job_id, shard_count, strategy, left_rows, right_rows,
+                "VALUES ($1, $2, $3, $4, $5)",
+                job_id,
+                shard_count,
+                strategy,
+                left_rows,
+                right_rows,
             )
