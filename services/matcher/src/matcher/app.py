@@ -26,19 +26,34 @@ def create_app(settings: MatcherSettings) -> web.Application:
     app[consumer.SETTINGS] = settings
     kafka_setting = env_name(MatcherSettings, "kafka", "bootstrap_servers")
 
-    def subscription(topics: list[str], group_id: str, factory: Callable[[web.Application], MessageHandler]
-                     ) -> Callable[[web.Application], AsyncIterator[None]]:
-        return consumer_ctx(kafka=settings.kafka, topics=topics, group_id=group_id, service=SERVICE,
-                            setting_name=kafka_setting, publisher_key=PUBLISHER, handler_factory=factory,
-                            drain_timeout_s=settings.shutdown_timeout_s / 2)
+    def subscription(
+        topics: list[str], group_id: str, factory: Callable[[web.Application], MessageHandler]
+    ) -> Callable[[web.Application], AsyncIterator[None]]:
+        return consumer_ctx(
+            kafka=settings.kafka,
+            topics=topics,
+            group_id=group_id,
+            service=SERVICE,
+            setting_name=kafka_setting,
+            publisher_key=PUBLISHER,
+            handler_factory=factory,
+            drain_timeout_s=settings.shutdown_timeout_s / 2,
+        )
 
-    app.cleanup_ctx.extend([
-        telemetry_ctx,
-        pg_pool_ctx(with_schema(settings.postgres, SCHEMA), service=SERVICE, key=PG_POOL,
-                    setting_name=env_name(MatcherSettings, "postgres", "dsn"), migrations=MIGRATIONS),
-        cpu_pool_ctx(settings.cpu_workers),
-        producer_ctx(settings.kafka, service=SERVICE, setting_name=kafka_setting, key=PUBLISHER),
-        subscription(consumer.PLANNER_TOPICS, PLANNER_GROUP, consumer.planner_factory),
-        subscription(consumer.SHARD_TOPICS, SHARD_GROUP, consumer.shard_factory),
-    ])
+    app.cleanup_ctx.extend(
+        [
+            telemetry_ctx,
+            pg_pool_ctx(
+                with_schema(settings.postgres, SCHEMA),
+                service=SERVICE,
+                key=PG_POOL,
+                setting_name=env_name(MatcherSettings, "postgres", "dsn"),
+                migrations=MIGRATIONS,
+            ),
+            cpu_pool_ctx(settings.cpu_workers),
+            producer_ctx(settings.kafka, service=SERVICE, setting_name=kafka_setting, key=PUBLISHER),
+            subscription(consumer.PLANNER_TOPICS, PLANNER_GROUP, consumer.planner_factory),
+            subscription(consumer.SHARD_TOPICS, SHARD_GROUP, consumer.shard_factory),
+        ]
+    )
     return app

@@ -26,8 +26,7 @@ def planner_factory(app: web.Application) -> MessageHandler:
     store, cpu, publisher, settings = _store(app), app[CPU_POOL], app[PUBLISHER], app[SETTINGS]
 
     async def handle(message: DecodedMessage, _: ConsumerRecord[bytes, bytes]) -> None:
-        await handlers.plan_job(message, store=store, cpu=cpu, publisher=publisher,
-                                shard_count=settings.shards_per_job)
+        await handlers.plan_job(message, store=store, cpu=cpu, publisher=publisher, shard_count=settings.shards_per_job)
 
     return handle
 
@@ -36,7 +35,8 @@ def shard_factory(app: web.Application) -> MessageHandler:
     store, cpu, publisher, settings = _store(app), app[CPU_POOL], app[PUBLISHER], app[SETTINGS]
 
     async def handle(message: DecodedMessage, _: ConsumerRecord[bytes, bytes]) -> None:
-        await handlers.match_shard(message, store=store, cpu=cpu, publisher=publisher,
-                                   max_items=settings.max_matches_per_batch)
+        await handlers.match_shard(
+            message, store=store, cpu=cpu, publisher=publisher, max_items=settings.max_matches_per_batch
+        )
 
     return handle

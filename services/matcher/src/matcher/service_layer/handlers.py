@@ -23,12 +23,14 @@ SHARD_GROUP = "matcher"
 
 
 async def _publish(publisher: KafkaEventPublisher, event: Event, correlation: str, *identity: object) -> None:
-    await publisher.publish(event, envelope=wrap(event, producer=SERVICE, correlation_id=correlation,
-                                                 event_id=event_id(*identity)))
+    await publisher.publish(
+        event, envelope=wrap(event, producer=SERVICE, correlation_id=correlation, event_id=event_id(*identity))
+    )
 
 
-async def plan_job(message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool, publisher: KafkaEventPublisher,
-                   shard_count: int) -> None:
+async def plan_job(
+    message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool, publisher: KafkaEventPublisher, shard_count: int
+) -> None:
     """Load both datasets, split them into shards of whole blocks, and request each shard."""
     job = message.event
     assert isinstance(job, JobStarted)
@@ -44,15 +46,22 @@ async def plan_job(message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPoo
         failed = JobProgressed(job_id=job.job_id, stage="failed", detail=str(error)[:2000])
         await _publish(publisher, failed, correlation, job.job_id, "failed")
         return
-    await store.save_plan(job.job_id, shard_count=shard_count, strategy=plan.strategy, members=plan.members,
-                          left_rows=left.height, right_rows=right.height)
+    await store.save_plan(
+        job.job_id,
+        shard_count=shard_count,
+        strategy=plan.strategy,
+        members=plan.members,
+        left_rows=left.height,
+        right_rows=right.height,
+    )
     await _publish(publisher, planned(job, shard_count), correlation, job.job_id, "planned")
     for shard in shard_requests(job, shard_count):
         await _publish(publisher, shard, correlation, job.job_id, "shard", shard.shard_no)
 
 
-async def match_shard(message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool,
-                      publisher: KafkaEventPublisher, max_items: int) -> None:
+async def match_shard(
+    message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool, publisher: KafkaEventPublisher, max_items: int
+) -> None:
     """Match one shard and publish its batches; deterministic, so a redelivered shard repeats itself exactly."""
     shard = message.event
     assert isinstance(shard, ShardRequested)
@@ -65,6 +74,7 @@ async def match_shard(message: DecodedMessage, *, store: PgRecordStore, cpu: Cpu
         await _publish(publisher, batch, correlation, shard.job_id, "batch", shard.shard_no, batch.batch_seq)
     for status in ("auto", "review"):
         MATCHER_PAIRS.labels(SERVICE, status).inc(sum(1 for m in output.matches if m.status == status))
-    finished = JobProgressed(job_id=shard.job_id, shard_no=shard.shard_no, stage="shard_finished",
-                             shard_count=shard.shard_count)
+    finished = JobProgressed(
+        job_id=shard.job_id, shard_no=shard.shard_no, stage="shard_finished", shard_count=shard.shard_count
+    )
     await _publish(publisher, finished, correlation, shard.job_id, "finished", shard.shard_no)

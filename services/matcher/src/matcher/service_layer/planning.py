@@ -26,9 +26,15 @@ def event_id(*parts: object) -> uuid.UUID:
 
 def shard_requests(job: JobStarted, shard_count: int) -> list[ShardRequested]:
     return [
-        ShardRequested(job_id=job.job_id, project_id=job.project_id, shard_no=n, shard_count=shard_count,
-                       left_dataset_id=job.left_dataset_id, right_dataset_id=job.right_dataset_id,
-                       rule_set=job.rule_set)
+        ShardRequested(
+            job_id=job.job_id,
+            project_id=job.project_id,
+            shard_no=n,
+            shard_count=shard_count,
+            left_dataset_id=job.left_dataset_id,
+            right_dataset_id=job.right_dataset_id,
+            rule_set=job.rule_set,
+        )
         for n in range(shard_count)
     ]
 
@@ -37,15 +43,20 @@ def planned(job: JobStarted, shard_count: int) -> JobProgressed:
     return JobProgressed(job_id=job.job_id, stage="planned", shard_count=shard_count)
 
 
-def batches(shard: ShardRequested, matches: Sequence[MatchItem], unmatched: Sequence[UnmatchedItem], *,
-            max_items: int) -> Iterator[MatchBatchProduced]:
+def batches(
+    shard: ShardRequested, matches: Sequence[MatchItem], unmatched: Sequence[UnmatchedItem], *, max_items: int
+) -> Iterator[MatchBatchProduced]:
     """Split a shard's output into batches of at most `max_items` items; the last one says so."""
     items: list[MatchItem | UnmatchedItem] = [*matches, *unmatched]
-    chunks = [items[i:i + max_items] for i in range(0, len(items), max_items)] or [[]]
+    chunks = [items[i : i + max_items] for i in range(0, len(items), max_items)] or [[]]
     for seq, chunk in enumerate(chunks):
         yield MatchBatchProduced(
-            job_id=shard.job_id, project_id=shard.project_id, shard_no=shard.shard_no,
-            shard_count=shard.shard_count, batch_seq=seq, is_last=seq == len(chunks) - 1,
+            job_id=shard.job_id,
+            project_id=shard.project_id,
+            shard_no=shard.shard_no,
+            shard_count=shard.shard_count,
+            batch_seq=seq,
+            is_last=seq == len(chunks) - 1,
             matches=[i for i in chunk if isinstance(i, MatchItem)],
             unmatched=[i for i in chunk if isinstance(i, UnmatchedItem)],
         )

@@ -28,16 +28,28 @@ def match_records(left: pl.DataFrame, right: pl.DataFrame, rule_set: dict[str, A
     rules = RuleSet.model_validate(rule_set)
     outcome = match(left, right, rules, workers=1)
     matches = [
-        MatchItem(left_ids=list(row["left_ids"]), right_ids=list(row["right_ids"]), score=row["score"],
-                  status=row["status"], pass_name=row["pass_name"],
-                  explanation={**json.loads(row["explanation"]), "kind": row["kind"], "reason": row["reason"]})
-        for row in outcome.matched.iter_rows(named=True)
+        MatchItem(
+            left_ids=list(row["left_ids"]),
+            right_ids=list(row["right_ids"]),
+            score=row["score"],
+            status=row["status"],
+            pass_name=row["pass_name"],
+            explanation={**json.loads(row["explanation"]), "kind": row["kind"], "reason": row["reason"]},
+        )
+        for row in outcome.explain_matches().iter_rows(named=True)
     ]
     unmatched = [
-        UnmatchedItem(side=side, record_id=row["record_id"],
-                      explanation={**json.loads(row["explanation"]), "reason": row["reason"],
-                                   "nearest_id": row["nearest_id"], "nearest_score": row["nearest_score"]})
-        for side, frame in (("left", outcome.unmatched_left), ("right", outcome.unmatched_right))
+        UnmatchedItem(
+            side=side,
+            record_id=row["record_id"],
+            explanation={
+                **json.loads(row["explanation"]),
+                "reason": row["reason"],
+                "nearest_id": row["nearest_id"],
+                "nearest_score": row["nearest_score"],
+            },
+        )
+        for side, frame in (("left", outcome.explain_unmatched("left")), ("right", outcome.explain_unmatched("right")))
         for row in frame.iter_rows(named=True)
     ]
     return ShardOutput(matches=matches, unmatched=unmatched, stats=outcome.stats.to_dict())
@@ -49,14 +61,15 @@ class PlanOutput:
     members: list[tuple[str, int, str]]  # (side "L"/"R", shard number, record id)
 
 
-def plan_job_shards(left: pl.DataFrame, right: pl.DataFrame, rule_set: dict[str, Any], shard_count: int
-                    ) -> PlanOutput:
+def plan_job_shards(left: pl.DataFrame, right: pl.DataFrame, rule_set: dict[str, Any], shard_count: int) -> PlanOutput:
     """Assign every record to a shard so that each blocking block of every pass stays inside one shard."""
     from matcher.domain import plan_shards
 
     plan = plan_shards(left, right, RuleSet.model_validate(rule_set), n_shards=shard_count)
-    members = [("L", int(shard), record_id)
-               for record_id, shard in zip(left["record_id"], plan.left_shard, strict=True)]
-    members += [("R", int(shard), record_id)
-                for record_id, shard in zip(right["record_id"], plan.right_shard, strict=True)]
+    members = [
+        ("L", int(shard), record_id) for record_id, shard in zip(left["record_id"], plan.left_shard, strict=True)
+    ]
+    members += [
+        ("R", int(shard), record_id) for record_id, shard in zip(right["record_id"], plan.right_shard, strict=True)
+    ]
     return PlanOutput(strategy=plan.strategy, members=members)

@@ -1,0 +1,203 @@
+"""Candidate generation: exact-key blocks, refined by range keys only where a block is big.
+
+Each (sub-)block is decided on its own size only — join its pairs, refine it with the next range key,
+score it densely, or split it — so a block is handled identically in a shard and in the whole job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from matcher.domain.keys import mix_keys
+from matcher.domain.ranges import RangeKey
+
+# Blocks with at most this many pairs are joined directly; bigger ones get the next range key.
+DIRECT_JOIN_MAX_PAIRS = 64
+# Final-level blocks this big are scored as a dense matrix (rapidfuzz cdist) instead of pairwise.
+DENSE_MIN_PAIRS_FUZZY = 2_048
+DENSE_MIN_PAIRS_PLAIN = 131_072
+# Sorted-neighbourhood window (records of both sides together) used to split an oversized block.
+SPLIT_WINDOW = 256
+
+
+@dataclass(frozen=True)
+class BlockKeys:
+    """The pass's exact block key per row (128 bits as two halves) and whether the row has one."""
+
+    left_a: np.ndarray
+    left_b: np.ndarray
+    left_valid: np.ndarray
+    right_a: np.ndarray
+    right_b: np.ndarray
+    right_valid: np.ndarray
+
+
+@dataclass
+class Candidates:
+    pair_left: list[np.ndarray] = field(default_factory=list)
+    pair_right: list[np.ndarray] = field(default_factory=list)
+    dense_blocks: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    # Blocks that came out of a split: their windows overlap, so pairs may repeat.
+    split_blocks: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    blocks: int = 0
+    oversized_blocks_split: int = 0
+    largest_block_pairs: int = 0
+
+    @property
+    def pair_count(self) -> int:
+        dense = sum(len(lr) * len(rr) for lr, rr in self.dense_blocks + self.split_blocks)
+        return sum(len(x) for x in self.pair_left) + dense
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.pair_left:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        return np.concatenate(self.pair_left), np.concatenate(self.pair_right)
+
+
+@dataclass(frozen=True)
+class BlockingPlan:
+    keys: BlockKeys
+    range_keys: list[RangeKey]
+    dense_min_pairs: int
+    max_block_pairs: int
+    split_order: tuple[np.ndarray, np.ndarray] | None  # per-side sort strings for splitting
+
+
+def generate(plan: BlockingPlan, left_rows: np.ndarray, right_rows: np.ndarray) -> Candidates:
+    """Candidate pairs among the given pool rows (row numbers of each side)."""
+    keys = plan.keys
+    lrows = left_rows[keys.left_valid[left_rows]]
+    rrows = right_rows[keys.right_valid[right_rows]]
+    out = Candidates()
+    _level(plan, out, lrows, keys.left_a[lrows], rrows, keys.right_a[rrows], depth=0)
+    return out
+
+
+def _level(
+    plan: BlockingPlan, out: Candidates, lrows: np.ndarray, lkey: np.ndarray, rrows: np.ndarray,
+    rkey: np.ndarray, depth: int,
+) -> None:  # fmt: skip
+    if len(lrows) == 0 or len(rrows) == 0:
+        return
+    left = pl.DataFrame({"row": lrows, "key": lkey})
+    right = pl.DataFrame({"row": rrows, "key": rkey})
+    sizes = (
+        left.group_by("key").len("n_left")
+        .join(right.group_by("key").len("n_right"), on="key")
+        .with_columns(pairs=pl.col("n_left").cast(pl.Int64) * pl.col("n_right"))
+    )  # fmt: skip
+    final = depth == len(plan.range_keys)
+    cut = plan.dense_min_pairs if final else DIRECT_JOIN_MAX_PAIRS
+    small = sizes.filter(pl.col("pairs") < cut)
+    big = sizes.filter(pl.col("pairs") >= cut)
+    if not final:
+        out.blocks += small.height
+    if small.height:
+        _join_pairs(plan, out, left, right, small.select("key") if big.height else None)
+    if big.height == 0:
+        return
+    big_keys = big.select("key")
+    left_big = left.join(big_keys, on="key", how="semi")
+    right_big = right.join(big_keys, on="key", how="semi")
+    if final:
+        _dense_blocks(plan, out, left_big, right_big)
+        return
+    range_key = plan.range_keys[depth]
+    lr = left_big["row"].to_numpy()
+    rr = right_big["row"].to_numpy()
+    lr_keep = range_key.left_valid[lr]
+    rr_keep = range_key.right_valid[rr]
+    lr, lk = lr[lr_keep], left_big["key"].to_numpy()[lr_keep]
+    rr, rk = rr[rr_keep], right_big["key"].to_numpy()[rr_keep]
+    positions, probes = range_key.left_probes(lr)
+    probe_keys = mix_keys(lk[positions], probes)
+    _level(plan, out, lr[positions], probe_keys, rr, mix_keys(rk, range_key.right_bands(rr)), depth + 1)
+
+
+def _join_pairs(
+    plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right: pl.DataFrame, keys: pl.DataFrame | None
+) -> None:
+    """Pairs of the blocks in `keys` (None: every block is small, join everything)."""
+    if keys is not None:
+        left = left.join(keys, on="key", how="semi")
+    joined = left.join(right, on="key", suffix="_r")
+    li = joined["row"].to_numpy().astype(np.int64)
+    ri = joined["row_r"].to_numpy().astype(np.int64)
+    same = (plan.keys.left_a[li] == plan.keys.right_a[ri]) & (plan.keys.left_b[li] == plan.keys.right_b[ri])
+    out.pair_left.append(li[same])
+    out.pair_right.append(ri[same])
+
+
+def _dense_blocks(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right: pl.DataFrame) -> None:
+    left = left.sort("key", "row")
+    right = right.sort("key", "row")
+    lkeys, lstart = np.unique(left["key"].to_numpy(), return_index=True)
+    rkeys, rstart = np.unique(right["key"].to_numpy(), return_index=True)
+    lend = np.append(lstart[1:], left.height)
+    rend = np.append(rstart[1:], right.height)
+    lrows_all = left["row"].to_numpy().astype(np.int64)
+    rrows_all = right["row"].to_numpy().astype(np.int64)
+    rpos = np.searchsorted(rkeys, lkeys)
+    for i, j in enumerate(rpos):
+        lrows = lrows_all[lstart[i] : lend[i]]
+        rrows = rrows_all[rstart[j] : rend[j]]
+        # Mixed refinement keys can collide across exact blocks; keep only true exact-key pairs.
+        for lsub, rsub in _split_by_exact_key(plan, lrows, rrows):
+            out.blocks += 1
+            pairs = len(lsub) * len(rsub)
+            out.largest_block_pairs = max(out.largest_block_pairs, pairs)
+            if pairs > plan.max_block_pairs:
+                out.oversized_blocks_split += 1
+                out.split_blocks.extend(_sorted_neighbourhood(plan, lsub, rsub))
+            else:
+                out.dense_blocks.append((lsub, rsub))
+
+
+def _split_by_exact_key(
+    plan: BlockingPlan, lrows: np.ndarray, rrows: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    keys = plan.keys
+    la, ra = keys.left_a[lrows], keys.right_a[rrows]
+    lb, rb = keys.left_b[lrows], keys.right_b[rrows]
+    if (la == la[0]).all() and (ra == la[0]).all() and (lb == lb[0]).all() and (rb == lb[0]).all():
+        return [(lrows, rrows)]
+    groups = []
+    for a, b in sorted(set(zip(la.tolist(), lb.tolist(), strict=True))):
+        lsel = lrows[(la == a) & (lb == b)]
+        rsel = rrows[(ra == a) & (rb == b)]
+        if len(rsel):
+            groups.append((lsel, rsel))
+    return groups
+
+
+def _sorted_neighbourhood(
+    plan: BlockingPlan, lrows: np.ndarray, rrows: np.ndarray
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Windows over the block sorted by a string (forwards and reversed) or, lacking one, by row.
+
+    Records are never dropped: every record lands in at least one window with its sort neighbours.
+    """
+    side = np.concatenate([np.zeros(len(lrows), dtype=np.int8), np.ones(len(rrows), dtype=np.int8)])
+    rows = np.concatenate([lrows, rrows])
+    orders: list[np.ndarray] = []
+    if plan.split_order is not None:
+        lstr, rstr = plan.split_order
+        text = np.concatenate([lstr[lrows], rstr[rrows]]).astype(str)
+        orders.append(np.lexsort((rows, side, text)))
+        reversed_text = np.array([t[::-1] for t in text.tolist()], dtype=str)
+        orders.append(np.lexsort((rows, side, reversed_text)))
+    else:
+        orders.append(np.lexsort((side, rows)))
+    half = SPLIT_WINDOW // 2
+    windows = []
+    for order in orders:
+        for start in range(0, max(len(order) - half, 1), half):
+            chunk = order[start : start + SPLIT_WINDOW]
+            lsel = np.sort(rows[chunk][side[chunk] == 0])
+            rsel = np.sort(rows[chunk][side[chunk] == 1])
+            if len(lsel) and len(rsel):
+                windows.append((lsel, rsel))
+    return windows

@@ -1,0 +1,158 @@
+"""String normalisation and key expressions, evaluated column-wise in Polars (Rust), plus key hashing."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+import jellyfish
+import numpy as np
+import polars as pl
+
+from matcher.domain.rule_parts import KeyExpr, Normalise, Phonetic
+
+# Two independently seeded 64-bit hashes act as one 128-bit key: a false "equal" needs both to
+# collide (probability ~n²/2¹²⁹, about 1e-26 for two million distinct keys).
+_SEED_A = 0x5EED_0001
+_SEED_B = 0x5EED_0002
+
+_PUNCTUATION = r"[^\p{L}\p{N}\s]"
+# A run of zeros that starts a number ("INV 0042" -> "INV 42") but never a lone "0".
+_LEADING_ZEROS = r"(^|[^\p{N}])0+(\p{N})"
+
+PHONETIC_CODERS: dict[Phonetic, Callable[[str], str]] = {
+    "soundex": jellyfish.soundex,
+    "metaphone": jellyfish.metaphone,
+    "nysiis": jellyfish.nysiis,
+}
+
+
+def normalise_expr(expr: pl.Expr, spec: Normalise) -> pl.Expr:
+    out = _basic_normalise_expr(expr.cast(pl.Utf8), spec)
+    for canonical, variants in sorted(spec.equivalences.items()):
+        words = sorted({_normalise_word(v, spec) for v in variants if v.strip()} - {""}, key=len, reverse=True)
+        if words:
+            pattern = r"\b(?:" + "|".join(_escape(w) for w in words) + r")\b"
+            out = out.str.replace_all(pattern, _normalise_word(canonical, spec).replace("$", "$$"))
+    if spec.whitespace == "collapse":
+        out = out.str.replace_all(r"\s+", " ").str.strip_chars()
+    elif spec.whitespace == "remove":
+        out = out.str.replace_all(r"\s+", "")
+    return out
+
+
+def _basic_normalise_expr(expr: pl.Expr, spec: Normalise) -> pl.Expr:
+    if spec.case:
+        expr = expr.str.to_lowercase()
+    if spec.punctuation:
+        expr = expr.str.replace_all(_PUNCTUATION, " ")
+    if spec.leading_zeros:
+        expr = expr.str.replace_all(_LEADING_ZEROS, "${1}${2}")
+    return expr
+
+
+@cache
+def _normalise_word_cached(word: str, case: bool, punctuation: bool, leading_zeros: bool) -> str:
+    spec = Normalise(case=case, punctuation=punctuation, leading_zeros=leading_zeros)
+    value = pl.select(_basic_normalise_expr(pl.lit(word), spec)).item()
+    return " ".join(str(value).split())
+
+
+def _normalise_word(word: str, spec: Normalise) -> str:
+    return _normalise_word_cached(word, spec.case, spec.punctuation, spec.leading_zeros)
+
+
+def _escape(text: str) -> str:
+    # Rust-regex escaping of a literal; equivalence words come from users.
+    return "".join("\\" + ch if ch in r"\.+*?()|[]{}^$#&-~" else ch for ch in text)
+
+
+def normalise_series(series: pl.Series, spec: Normalise | None) -> pl.Series:
+    if spec is None:
+        return series.cast(pl.Utf8)
+    return pl.select(normalise_expr(pl.lit(series), spec)).to_series().alias(series.name)
+
+
+def phonetic_series(series: pl.Series, algorithm: Phonetic) -> pl.Series:
+    """Phonetic codes, computed once per distinct value (jellyfish is a per-string C call)."""
+    coder = PHONETIC_CODERS[algorithm]
+    strings = series.cast(pl.Utf8)
+    distinct = strings.drop_nulls().unique()
+    codes = pl.Series("code", [coder(v) if v.strip() else None for v in distinct.to_list()], dtype=pl.Utf8)
+    table = pl.DataFrame({"value": distinct, "code": codes})
+    out = pl.DataFrame({"value": strings}).join(table, on="value", how="left", maintain_order="left")
+    return out["code"].alias(series.name)
+
+
+def extract_series(series: pl.Series, pattern: str) -> pl.Series:
+    """First capture group of `pattern` if it has one, else the whole match; null where none."""
+    group = 1 if pl.Series([""]).str.extract_groups(pattern).struct.fields else 0
+    return series.cast(pl.Utf8).str.extract(pattern, group)
+
+
+def key_series(series: pl.Series, spec: KeyExpr, *, amount_scale: int | None = None) -> pl.Series:
+    """Evaluate one key expression on one side's column; the result dtype is the same on both sides."""
+    out = series
+    if spec.round is not None:
+        out = _rounded_minor_units(series, spec.round, amount_scale)
+    elif spec.bucket_days is not None:
+        if out.dtype != pl.Date:
+            out = out.cast(pl.Date, strict=True)
+        out = out.to_physical().cast(pl.Int64) // spec.bucket_days
+    if spec.extract is not None:
+        out = extract_series(out, spec.extract)
+    if spec.normalise is not None:
+        out = normalise_series(out, spec.normalise)
+    if spec.phonetic is not None:
+        out = phonetic_series(out, spec.phonetic)
+    if spec.prefix is not None:
+        out = out.cast(pl.Utf8).str.slice(0, spec.prefix)
+    if spec.suffix is not None:
+        out = out.cast(pl.Utf8).str.tail(spec.suffix)
+    if out.dtype == pl.Utf8:
+        out = out.replace("", None)  # an empty key joins nothing useful
+    return out
+
+
+def _rounded_minor_units(series: pl.Series, decimals: int, amount_scale: int | None) -> pl.Series:
+    from matcher.domain.records import minor_units  # records imports keys; keep the cycle lazy
+
+    scale = amount_scale if amount_scale is not None else 0
+    values = minor_units(series, scale)
+    if decimals >= scale:
+        return values
+    step = 10 ** (scale - decimals)
+    # Half away from zero, in integers, so 2.5 -> 3 and -2.5 -> -3 exactly.
+    magnitude = (values.abs() + step // 2) // step
+    return pl.select(pl.when(values < 0).then(-magnitude).otherwise(magnitude)).to_series()
+
+
+def hash_pair(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two 64-bit hashes of each row's key tuple and a validity mask (a null anywhere -> invalid)."""
+    columns = frame.columns
+    valid = frame.select(pl.all_horizontal(pl.all().is_not_null())).to_series().to_numpy()
+    struct = pl.struct(columns)
+    hashes = frame.select(struct.hash(seed=_SEED_A).alias("a"), struct.hash(seed=_SEED_B).alias("b"))
+    return hashes["a"].to_numpy(), hashes["b"].to_numpy(), valid
+
+
+def align_key_dtypes(left: pl.Series, right: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """Make one key's two sides hash alike: same dtype, falling back to text when they differ."""
+    if left.dtype == right.dtype:
+        return left, right
+    if left.dtype.is_integer() and right.dtype.is_integer():
+        return left.cast(pl.Int64), right.cast(pl.Int64)
+    return left.cast(pl.Utf8), right.cast(pl.Utf8)
+
+
+MIX_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+
+def mix_keys(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Combine a 64-bit key with an int64 value (splitmix64 finaliser); version-independent numpy."""
+    with np.errstate(over="ignore"):
+        z = keys ^ (values.astype(np.uint64) * MIX_MULTIPLIER)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        mixed: np.ndarray = z ^ (z >> np.uint64(31))
+        return mixed

@@ -1,0 +1,116 @@
+"""Nearest candidates for records that no pass could score: the "why not matched" search.
+
+Records with a filter-passing candidate in some pass already know their nearest one. For the rest,
+each one-to-one pass looks up, inside the record's exact block (explicit blocking keys only), the
+other-side record nearest in amount (or date) with an as-of join; the pair is then evaluated so the
+explanation can name the comparison that failed and by how much.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from matcher.domain.comparators import Prepared, evaluate, prepare_pass
+from matcher.domain.passes import EngineContext, block_keys
+from matcher.domain.rules import Pass, RuleSet
+
+
+@dataclass(frozen=True)
+class Fallback:
+    pass_index: np.ndarray  # -1 when nothing was found
+    other: np.ndarray  # row on the other side, -1 when nothing was found
+    score: np.ndarray  # the pair's pass score, ignoring filters (NaN when nothing was found)
+
+
+def search(ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray) -> Fallback:
+    pass_index = np.full(len(rows), -1, dtype=np.int64)
+    other = np.full(len(rows), -1, dtype=np.int64)
+    failures = np.full(len(rows), np.iinfo(np.int64).max, dtype=np.int64)
+    best_score = np.full(len(rows), -np.inf)
+    if len(rows) == 0:
+        return Fallback(pass_index, other, np.full(0, np.nan))
+    eligible = [i for i, p in enumerate(rules.passes) if p.cardinality == "one_to_one"]
+    for index in eligible or range(len(rules.passes)):
+        pass_ = rules.passes[index]
+        comps = prepare_pass(pass_, ctx.left, ctx.right, ctx.comparison_cache)
+        found = _nearest_in_pass(ctx, pass_, comps, side, rows)
+        has = found >= 0
+        li = np.where(side == "left", rows, found)[has]
+        ri = np.where(side == "left", found, rows)[has]
+        failed, score = _failures_and_score(ctx, comps, li, ri)
+        positions = np.flatnonzero(has)
+        # Fewest failed filters, then the highest score; on a full tie the later (usually looser)
+        # pass gives the more telling "off by ..., tolerance ..." message.
+        better = (failed < failures[positions]) | ((failed == failures[positions]) & (score >= best_score[positions]))
+        chosen = positions[better]
+        failures[chosen], best_score[chosen] = failed[better], score[better]
+        pass_index[chosen] = index
+        other[chosen] = found[has][better]
+    return Fallback(pass_index, other, np.where(other >= 0, best_score, np.nan))
+
+
+def _failures_and_score(
+    ctx: EngineContext, comps: list[Prepared], li: np.ndarray, ri: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    failed = np.zeros(len(li), dtype=np.int64)
+    numerator = np.zeros(len(li))
+    denominator = np.zeros(len(li))
+    for comp in comps:
+        ev = evaluate(comp, li, ri, workers=ctx.workers)
+        if comp.is_filter:
+            failed += ~ev.passed
+        else:
+            present = ev.valid if comp.ignores_missing else np.ones(len(li), dtype=bool)
+            numerator += comp.spec.weight * ev.similarity * present
+            denominator += comp.spec.weight * present
+    has_score = any(not c.is_filter for c in comps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        score = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)
+    return failed, np.round(score, 6) if has_score else np.ones(len(li))
+
+
+def _nearest_in_pass(ctx: EngineContext, pass_: Pass, comps: list[Prepared], side: str, rows: np.ndarray) -> np.ndarray:
+    keys = block_keys(ctx, pass_, [])  # explicit keys only: the filters may be what fails
+    if side == "left":
+        own_key, own_valid, other_key, other_valid = keys.left_a, keys.left_valid, keys.right_a, keys.right_valid
+    else:
+        own_key, own_valid, other_key, other_valid = keys.right_a, keys.right_valid, keys.left_a, keys.left_valid
+    found = np.full(len(rows), -1, dtype=np.int64)
+    own_rows = np.flatnonzero(own_valid[rows])
+    own = pl.DataFrame({"pos": own_rows, "key": own_key[rows[own_rows]]})
+    other_rows = np.flatnonzero(other_valid)
+    # Only blocks that hold an unmatched record matter; usually a small share of the other side.
+    candidates = pl.DataFrame({"other": other_rows, "key": other_key[other_rows]}).join(
+        own.select("key").unique(), on="key", how="semi"
+    )
+    sort_comp = next((c for c in comps if c.kind == "numeric"), None) or next(
+        (c for c in comps if c.kind == "date"), None
+    )
+    if sort_comp is None:
+        firsts = candidates.group_by("key").agg(pl.col("other").min())
+        joined = own.join(firsts, on="key", how="left")
+    else:
+        own_values, own_ok = (
+            (sort_comp.left, sort_comp.left_valid) if side == "left" else (sort_comp.right, sort_comp.right_valid)
+        )
+        other_values, other_ok = (
+            (sort_comp.right, sort_comp.right_valid) if side == "left" else (sort_comp.left, sort_comp.left_valid)
+        )
+        own_source = rows[own["pos"].to_numpy()]
+        own = own.with_columns(value=pl.lit(own_values[own_source])).filter(pl.lit(own_ok[own_source]))
+        other_source = candidates["other"].to_numpy()
+        candidates = (
+            candidates.with_columns(value=pl.lit(other_values[other_source]))
+            .filter(pl.lit(other_ok[other_source]))
+            .sort("value", "other")
+            .unique(subset=["key", "value"], keep="first", maintain_order=True)
+        )
+        joined = own.sort("value", "pos").join_asof(
+            candidates, on="value", by="key", strategy="nearest", check_sortedness=False
+        )
+    joined = joined.filter(pl.col("other").is_not_null())
+    found[joined["pos"].to_numpy()] = joined["other"].to_numpy()
+    return found

@@ -1,0 +1,120 @@
+"""The engine's output tables (schemas in ENGINE.md §1.2): matches, and unmatched records with the
+reason they stayed unmatched and their nearest candidate. Explanations are rendered on demand
+(explain.py), so a million-match job does not build a million JSON documents it may never show."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from matcher.domain import nearest
+from matcher.domain.passes import EngineContext, Nearest, PassMatches
+from matcher.domain.rules import RuleSet
+
+MATCHED_SCHEMA: dict[str, pl.DataType] = {
+    "match_id": pl.Utf8(), "pass_index": pl.Int32(), "pass_name": pl.Utf8(), "kind": pl.Utf8(),
+    "left_ids": pl.List(pl.Utf8), "right_ids": pl.List(pl.Utf8), "score": pl.Float64(),
+    "status": pl.Utf8(), "reason": pl.Utf8(),
+}  # fmt: skip
+UNMATCHED_SCHEMA: dict[str, pl.DataType] = {
+    "record_id": pl.Utf8(), "reason": pl.Utf8(), "nearest_id": pl.Utf8(), "nearest_pass": pl.Utf8(),
+    "nearest_score": pl.Float64(),
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Unmatched:
+    """One side's unmatched rows (sorted by record_id) and their nearest candidate."""
+
+    rows: np.ndarray
+    reason: np.ndarray  # object array of reason codes
+    other: np.ndarray  # nearest row on the other side, -1 if none
+    pass_index: np.ndarray  # pass that produced the nearest candidate, -1 if none
+    score: np.ndarray  # its pass score (NaN if none)
+
+
+def build_matched(ctx: EngineContext, rules: RuleSet, all_matches: list[PassMatches]) -> pl.DataFrame:
+    frames = [_pass_frame(ctx, rules, m) for m in all_matches if m.count]
+    if not frames:
+        return pl.DataFrame(schema=MATCHED_SCHEMA)
+    return pl.concat(frames).sort("pass_index", "match_id")
+
+
+def _pass_frame(ctx: EngineContext, rules: RuleSet, matches: PassMatches) -> pl.DataFrame:
+    left_ids = ids_per_match(ctx.left.ids, matches.left_rows, matches.left_match, matches.count)
+    right_ids = ids_per_match(ctx.right.ids, matches.right_rows, matches.right_match, matches.count)
+    return pl.DataFrame({
+        "pass_index": pl.Series(np.full(matches.count, matches.pass_index), dtype=pl.Int32),
+        "left_ids": left_ids, "right_ids": right_ids,
+        "score": matches.score.astype(np.float64), "auto": matches.auto, "ambiguous": matches.ambiguous,
+    }).select(
+        (pl.lit(f"{matches.pass_index}:") + pl.col("left_ids").list.first()).alias("match_id"),
+        "pass_index",
+        pl.lit(rules.passes[matches.pass_index].name).alias("pass_name"),
+        pl.lit(matches.kind).alias("kind"),
+        "left_ids", "right_ids", "score",
+        pl.when(pl.col("auto")).then(pl.lit("auto")).otherwise(pl.lit("review")).alias("status"),
+        pl.when(pl.col("ambiguous")).then(pl.lit("ambiguous"))
+        .when(~pl.col("auto")).then(pl.lit("below_auto_threshold")).alias("reason"),
+    )  # fmt: skip
+
+
+def ids_per_match(ids: pl.Series, rows: np.ndarray, match: np.ndarray, count: int) -> pl.Series:
+    """Sorted record ids of each match, as a List column indexed by match number."""
+    if len(rows) == count and (match == np.arange(count)).all():
+        return pl.select(pl.lit(ids.gather(rows)).reshape((-1, 1)).arr.to_list()).to_series()
+    grouped = pl.DataFrame({"m": match, "id": ids.gather(rows)}).group_by("m").agg(pl.col("id").sort()).sort("m")
+    return grouped["id"]
+
+
+def build_unmatched(
+    ctx: EngineContext, rules: RuleSet, all_nearest: list[Nearest], left_free: np.ndarray, right_free: np.ndarray
+) -> tuple[Unmatched, Unmatched]:
+    left = _unmatched_side(ctx, rules, "left", np.flatnonzero(left_free), all_nearest)
+    right = _unmatched_side(ctx, rules, "right", np.flatnonzero(right_free), all_nearest)
+    return left, right
+
+
+def _unmatched_side(
+    ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray, all_nearest: list[Nearest]
+) -> Unmatched:
+    best_other = np.full(len(rows), -1, dtype=np.int64)
+    best_score = np.full(len(rows), np.nan)
+    best_pass = np.full(len(rows), -1, dtype=np.int64)
+    for index, near in enumerate(all_nearest):
+        other = (near.left_other if side == "left" else near.right_other)[rows]
+        score = (near.left_score if side == "left" else near.right_score)[rows]
+        better = (other >= 0) & ((best_other < 0) | (score > best_score))
+        best_other[better], best_score[better], best_pass[better] = other[better], score[better], index
+    review = np.array([p.review_threshold for p in rules.passes])
+    reason = np.where(best_score < review[best_pass], "below_review_threshold", "taken").astype(object)
+    missing = best_other < 0
+    found = nearest.search(ctx, rules, side, rows[missing])
+    best_other[missing], best_pass[missing], best_score[missing] = found.other, found.pass_index, found.score
+    reason[missing] = np.where(found.other >= 0, "filter_failed", "no_candidate")
+    return Unmatched(rows=rows, reason=reason, other=best_other, pass_index=best_pass, score=best_score)
+
+
+def unmatched_frame(ctx: EngineContext, rules: RuleSet, side: str, info: Unmatched) -> pl.DataFrame:
+    if len(info.rows) == 0:
+        return pl.DataFrame(schema=UNMATCHED_SCHEMA)
+    own_ids = (ctx.left if side == "left" else ctx.right).ids
+    other_ids = (ctx.right if side == "left" else ctx.left).ids
+    names = pl.Series([p.name for p in rules.passes], dtype=pl.Utf8)
+    found = info.other >= 0
+    return pl.DataFrame({
+        "record_id": own_ids.gather(info.rows),
+        "reason": pl.Series(info.reason.astype(str), dtype=pl.Utf8),
+        "nearest_id": _where_found(found, other_ids, info.other),
+        "nearest_pass": _where_found(found, names, info.pass_index),
+        "nearest_score": pl.Series(info.score, nan_to_null=True, dtype=pl.Float64),
+    })  # fmt: skip
+
+
+def _where_found(found: np.ndarray, values: pl.Series, index: np.ndarray) -> pl.Series:
+    if values.len() == 0:
+        return pl.Series([None] * len(found), dtype=pl.Utf8)
+    gathered = values.gather(np.where(found, index, 0))
+    return pl.select(pl.when(pl.lit(found)).then(pl.lit(gathered))).to_series()
