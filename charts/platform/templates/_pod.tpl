@@ -111,6 +111,16 @@ spec:
               name: {{ $root.Values.redis.existingSecret }}
               key: {{ $root.Values.redis.secretKey }}
         {{- end }}
+        # Every service verifies the gateway's signed identity tokens with this shared key (ADR 0004).
+        - name: {{ $prefix }}_AUTH__INTERNAL_KEY
+          valueFrom:
+            secretKeyRef:
+              name: {{ $root.Values.internalAuth.existingSecret }}
+              key: {{ $root.Values.internalAuth.secretKey }}
+        {{- if ne .name "projects" }}
+        - name: {{ $prefix }}_AUTH__PROJECTS_URL
+          value: 'http://{{ include "platform.componentName" (list $root "projects") }}:8081'
+        {{- end }}
         {{- range $c.secretEnv }}
         - name: {{ .name }}
           valueFrom:
