@@ -118,7 +118,8 @@ async def test_three_matchers_share_a_job_and_survive_losing_one(stack, tmp_path
               "KAFKA__SESSION_TIMEOUT_MS": "6000", "KAFKA__HEARTBEAT_INTERVAL_MS": "1000"}
     matcher_env = {f"MATCHER_{k}": v for k, v in common.items()} | {"MATCHER_SHARDS_PER_JOB": "12",
                                                                    "MATCHER_MAX_MATCHES_PER_BATCH": "200"}
-    results_env = {f"RESULTS_{k}": v for k, v in common.items()} | {"RESULTS_HTTP__PORT": "18194"}
+    results_env = {f"RESULTS_{k}": v for k, v in common.items()} | {"RESULTS_HTTP__PORT": "18194",
+                                                                    "RESULTS_AUTH__INTERNAL_KEY": "k" * 32}
     processes = {"results": start("results", results_env, tmp_path / "results.log")}
     for n in range(3):
         processes[f"matcher{n}"] = start("matcher", matcher_env | {"MATCHER_HTTP__PORT": str(18190 + n)},

@@ -12,6 +12,11 @@ import pytest
 from platform_common.testing import eventually
 
 pytestmark = pytest.mark.e2e
+# The smallest rule set the matcher accepts: one exact pass (the datasets are empty; the flow is the point).
+MINIMAL_RULES = {"version": 1, "name": "e2e", "passes": [{
+    "name": "exact", "cardinality": "one_to_one", "blocking": [{"field": "reference"}],
+    "comparisons": [{"type": "numeric_tolerance", "field": "amount", "absolute": "0.01", "mode": "filter"}],
+    "auto_match_threshold": 1.0, "review_threshold": 0.5}]}
 
 
 async def test_every_service_is_ready_with_real_dependencies(platform) -> None:  # type: ignore[no-untyped-def]
@@ -26,12 +31,15 @@ async def test_every_service_is_ready_with_real_dependencies(platform) -> None: 
                 assert "http_server_request_duration_seconds" in await response.text()
 
 
-async def test_a_job_flows_through_every_topic_to_completion(platform) -> None:  # type: ignore[no-untyped-def]
-    async with aiohttp.ClientSession(base_url=platform.url("gateway")) as http:
+async def test_a_job_flows_through_every_topic_to_completion(platform, new_account) -> None:  # type: ignore[no-untyped-def]
+    account = await new_account("journey")
+    headers = {"Authorization": f"Bearer {account['access_token']}"}
+    async with aiohttp.ClientSession(base_url=platform.url("gateway"), headers=headers) as http:
         async with http.post("/api/v2/projects", json={"name": "e2e reconciliation"}) as response:
             assert response.status == 201, await response.text()
             project = await response.json()
-        job_request = {"left_dataset_id": str(uuid.uuid4()), "right_dataset_id": str(uuid.uuid4())}
+        job_request = {"left_dataset_id": str(uuid.uuid4()), "right_dataset_id": str(uuid.uuid4()),
+                       "rule_set": MINIMAL_RULES}
         async with http.post(f"/api/v2/projects/{project['id']}/jobs", json=job_request) as response:
             assert response.status == 201, await response.text()
             job = await response.json()
@@ -40,11 +48,12 @@ async def test_a_job_flows_through_every_topic_to_completion(platform) -> None: 
         async def job_finished() -> bool:
             async with http.get(f"/api/v2/jobs/{job['id']}") as response:
                 body = await response.json()
-                return body["status"] == "succeeded"
+                return body["status"] in ("succeeded", "failed")
 
         await eventually(job_finished, timeout_s=90)
         async with http.get(f"/api/v2/jobs/{job['id']}") as response:
             done = await response.json()
+        assert done["status"] == "succeeded", done
         assert done["shard_count"] == 4 and done["shards_finished"] == 4
         async with http.get(f"/api/v2/jobs/{job['id']}/results") as response:
             results = await response.json()
@@ -52,8 +61,10 @@ async def test_a_job_flows_through_every_topic_to_completion(platform) -> None: 
         assert results["status"] == "succeeded" and results["shard_count"] == 4
 
 
-async def test_errors_are_problem_documents_through_the_gateway(platform) -> None:  # type: ignore[no-untyped-def]
-    async with aiohttp.ClientSession(base_url=platform.url("gateway")) as http:
+async def test_errors_are_problem_documents_through_the_gateway(platform, new_account) -> None:  # type: ignore[no-untyped-def]
+    account = await new_account("errors")
+    headers = {"Authorization": f"Bearer {account['access_token']}"}
+    async with aiohttp.ClientSession(base_url=platform.url("gateway"), headers=headers) as http:
         async with http.get(f"/api/v2/projects/{uuid.uuid4()}") as response:
             assert response.status == 404
             assert response.headers["Content-Type"].startswith("application/problem+json")
@@ -66,6 +77,9 @@ async def test_errors_are_problem_documents_through_the_gateway(platform) -> Non
         async with http.get("/api/v2/nowhere") as response:
             assert response.status == 404
             assert (await response.json())["code"] == "not_found"
+        async with http.post("/api/v2/projects", json={"name": "x"}, headers={"Authorization": ""}) as response:
+            assert response.status == 401
+            assert (await response.json())["code"] == "unauthenticated"
 
 
 def test_sigterm_stops_every_service_cleanly_within_20_seconds(platform) -> None:  # type: ignore[no-untyped-def]

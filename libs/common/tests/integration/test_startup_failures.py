@@ -46,9 +46,13 @@ def test_invalid_setting_value_is_named() -> None:
     assert "GATEWAY_HTTP__PORT is invalid" in last_stderr_line(result)
 
 
+KEY = "k" * 32  # services refuse to start without their identity-token key outside dev mode (ADR 0004)
+
+
 def test_unreachable_kafka_fails_start_naming_the_setting(pg_dsn: str) -> None:
     port = free_port()
     result = run_service("results", {
+        "RESULTS_AUTH__INTERNAL_KEY": KEY,
         "RESULTS_KAFKA__BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
         "RESULTS_KAFKA__START_TIMEOUT_S": "10",
         "RESULTS_POSTGRES__DSN": pg_dsn,
@@ -64,6 +68,8 @@ def test_unreachable_kafka_fails_start_naming_the_setting(pg_dsn: str) -> None:
 
 def test_unreachable_postgres_fails_start_naming_the_setting(kafka_bootstrap: str) -> None:
     result = run_service("projects", {
+        "PROJECTS_AUTH__INTERNAL_KEY": KEY,
+        "PROJECTS_REDIS__URL": "redis://127.0.0.1:1/0",  # never reached: Postgres is connected first
         "PROJECTS_KAFKA__BOOTSTRAP_SERVERS": kafka_bootstrap,
         "PROJECTS_POSTGRES__DSN": f"postgresql://nobody:nothing@127.0.0.1:{free_port()}/none",
         "PROJECTS_POSTGRES__CONNECT_ATTEMPTS": "2",
@@ -73,7 +79,9 @@ def test_unreachable_postgres_fails_start_naming_the_setting(kafka_bootstrap: st
     assert last_stderr_line(result).startswith("startup error: Postgres unreachable via PROJECTS_POSTGRES__DSN")
 
 
-def test_unreachable_redis_fails_start_naming_the_setting() -> None:
-    result = run_service("gateway", {"GATEWAY_REDIS__URL": f"redis://127.0.0.1:{free_port()}/0"})
+def test_unreachable_redis_fails_start_naming_the_setting(pg_dsn: str) -> None:
+    result = run_service("gateway", {"GATEWAY_REDIS__URL": f"redis://127.0.0.1:{free_port()}/0",
+                                     "GATEWAY_POSTGRES__DSN": pg_dsn, "GATEWAY_AUTH__JWT_SECRET": KEY,
+                                     "GATEWAY_AUTH__INTERNAL_KEY": KEY})
     assert result.returncode == 1
     assert last_stderr_line(result).startswith("startup error: Redis unreachable via GATEWAY_REDIS__URL")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from platform_common.access import install_service_auth
 from platform_common.db import pg_pool_ctx
 from platform_common.http import create_base_app
+from platform_common.i18n import install_translations
 from platform_common.kafka.consumer import consumer_ctx
 from platform_common.kafka.producer import producer_ctx
 from platform_common.keys import PG_POOL, PUBLISHER
@@ -21,6 +23,9 @@ MIGRATIONS = ("results.migrations",)
 
 def create_app(settings: ResultsSettings) -> web.Application:
     app = create_base_app(SERVICE, max_body_bytes=settings.http.max_body_bytes)
+    install_service_auth(app, settings.auth, environment=settings.environment,
+                         setting_name=env_name(ResultsSettings, "auth", "internal_key"))
+    install_translations(app)
     kafka_setting = env_name(ResultsSettings, "kafka", "bootstrap_servers")
     app.cleanup_ctx.extend([
         telemetry_ctx,

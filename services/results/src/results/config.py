@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic_settings import SettingsConfigDict
 
+from platform_common.auth import ServiceAuthSettings
 from platform_common.settings import HttpSettings, KafkaSettings, PostgresSettings, ServiceSettings
 
 SERVICE = "results"
@@ -16,3 +17,5 @@ class ResultsSettings(ServiceSettings):
     http: HttpSettings = HttpSettings(port=8084)
     kafka: KafkaSettings
     postgres: PostgresSettings
+    # The gateway's identity token key, and where to ask for a caller's project role.
+    auth: ServiceAuthSettings = ServiceAuthSettings()

@@ -1,32 +1,37 @@
-"""Public routes: /api/v2/... forwarded to the owning service."""
+"""The gateway's router: every operation of the API table behind its guards, plus the OpenAPI document."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from aiohttp import web
 
-from gateway.adapters.upstreams import UPSTREAMS
+from gateway.api.routes import OPENAPI_PATH, OPERATIONS, Operation
+from gateway.entrypoints import auth_routes, proxy
+from gateway.entrypoints.context import OPENAPI_DOCUMENT
+from gateway.entrypoints.guards import Handler, guarded
+
+_LOCAL: dict[str, Handler] = {
+    "register": auth_routes.register,
+    "login": auth_routes.login,
+    "refresh": auth_routes.refresh,
+    "logout": auth_routes.logout,
+    "me": auth_routes.me,
+}
 
 
-def _forward(service: str, template: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        path = template.format(**request.match_info)
-        return await request.app[UPSTREAMS].forward(request, service, path)
+def _handler(op: Operation) -> Handler:
+    if op.operation_id == "addMember":
+        return proxy.add_member(op)
+    if op.upstream is not None:
+        return proxy.forward(op)
+    return _LOCAL[op.operation_id]
 
-    return handler
 
-
-ROUTES = [
-    ("POST", "/api/v2/projects", "projects", "/v1/projects"),
-    ("GET", "/api/v2/projects/{project_id}", "projects", "/v1/projects/{project_id}"),
-    ("POST", "/api/v2/projects/{project_id}/jobs", "projects", "/v1/projects/{project_id}/jobs"),
-    ("GET", "/api/v2/jobs/{job_id}", "projects", "/v1/jobs/{job_id}"),
-    ("GET", "/api/v2/jobs/{job_id}/results", "results", "/v1/jobs/{job_id}/results"),
-    ("GET", "/api/v2/files/{file_id}", "files", "/v1/files/{file_id}"),
-]
+async def openapi(request: web.Request) -> web.Response:
+    return web.Response(body=request.app[OPENAPI_DOCUMENT], content_type="application/json",
+                        headers={"Cache-Control": "public, max-age=300"})
 
 
 def setup_routes(app: web.Application) -> None:
-    for method, public, service, internal in ROUTES:
-        app.router.add_route(method, public, _forward(service, internal))
+    for op in OPERATIONS:
+        app.router.add_route(op.method, op.path, guarded(op, _handler(op)))
+    app.router.add_get(OPENAPI_PATH, openapi)

@@ -1,53 +1,28 @@
-"""Projects and jobs as the projects service sees them."""
+"""Projects, memberships and jobs as the projects service reasons about them. The request and response
+shapes are the shared contracts (platform_common.contracts.projects); re-exported here for the service."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from enum import StrEnum
-from typing import Any
+from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from platform_common.contracts.projects import (
+    JobCreate,
+    JobStatus,
+    JobView,
+    ProjectStatus,
+    ProjectView,
+    Role,
+)
 
-
-class JobStatus(StrEnum):
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-class NewProject(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1, max_length=200)
+__all__ = ["JobCreate", "JobStatus", "JobView", "Membership", "ProjectStatus", "ProjectView", "Role"]
 
 
-class Project(BaseModel):
-    id: uuid.UUID
-    name: str
-    created_at: datetime
+@dataclass(frozen=True)
+class Membership:
+    """The caller's standing in a project, as read inside a write's transaction."""
 
-
-class NewJob(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    left_dataset_id: uuid.UUID
-    right_dataset_id: uuid.UUID
-    rule_set: dict[str, Any] = Field(default_factory=dict)
-
-
-class Job(BaseModel):
-    id: uuid.UUID
     project_id: uuid.UUID
-    status: JobStatus
-    left_dataset_id: uuid.UUID
-    right_dataset_id: uuid.UUID
-    shard_count: int | None
-    shards_finished: int
-    matched: int | None
-    review: int | None
-    unmatched_left: int | None
-    unmatched_right: int | None
-    detail: str | None
-    created_at: datetime
-    updated_at: datetime
+    user_id: uuid.UUID
+    role: Role
+    status: ProjectStatus

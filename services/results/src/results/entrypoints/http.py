@@ -8,6 +8,8 @@ import uuid
 
 from aiohttp import web
 
+from platform_common.access import require_project_role
+from platform_common.contracts.projects import Role
 from platform_common.errors import NotFound
 from platform_common.keys import PG_POOL
 from results.service_layer import handlers
@@ -19,6 +21,8 @@ async def job_results(request: web.Request) -> web.Response:
     except ValueError:
         raise NotFound("No results exist for this job.", code="results_not_found") from None
     summary = await handlers.job_summary(request.app[PG_POOL], job_id)
+    await require_project_role(request, summary["project_id"], Role.VIEWER,
+                               not_found=NotFound("No results exist for this job yet.", code="results_not_found"))
     return web.json_response(summary, dumps=functools.partial(json.dumps, default=str))
 
 

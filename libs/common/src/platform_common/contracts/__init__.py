@@ -1,0 +1,1 @@
+"""Public API contracts: the pydantic models a service validates with and the gateway documents (OpenAPI)."""

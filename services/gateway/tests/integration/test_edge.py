@@ -1,0 +1,169 @@
+"""The gateway's edge: security headers on every response (errors included), CORS for listed origins only,
+body size limits, deprecation notices on the seed's paths, no cookies, and errors in the caller's language."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+
+import pytest
+from gateway_harness import Platform
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+    "Strict-Transport-Security": "max-age=31536000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+}
+ALLOWED_ORIGIN = "https://app.example.com"
+
+
+def assert_secured(status: int, headers: object, label: str) -> None:
+    for name, value in SECURITY_HEADERS.items():
+        assert headers.get(name) == value, (label, status, name)  # type: ignore[attr-defined]
+    assert "aiohttp" not in headers.get("Server", "")  # type: ignore[attr-defined]
+    assert "Set-Cookie" not in headers  # type: ignore[operator]
+
+
+async def test_every_kind_of_response_carries_the_security_headers(platform: Platform) -> None:
+    account = await platform.signup("headers")
+    project_id = await platform.project_with_team(account)
+    big = b"{" + b" " * (platform.settings.http.max_body_bytes + 10) + b"}"
+    cases = [
+        ("GET", "/api/v2/openapi.json", {}, None, 200),
+        ("POST", "/api/v2/projects", account.headers, {"name": "x"}, 201),
+        ("POST", f"/api/v2/projects/{project_id}/archive", account.headers, None, 200),
+        ("GET", "/api/v2/auth/me", {}, None, 401),
+        ("GET", f"/api/v2/projects/{uuid.uuid4()}", account.headers, None, 404),
+        ("GET", "/api/v2/nowhere", {}, None, 404),
+        ("PUT", "/api/v2/projects", account.headers, None, 405),
+        ("POST", "/api/v2/projects", account.headers, {"name": ""}, 422),
+        ("PATCH", f"/api/v2/projects/{project_id}", account.headers, {"name": "y"}, 409),
+        ("GET", f"/api/v2/files/{uuid.uuid4()}", account.headers, None, 503),  # files is not running here
+        ("GET", "/healthz", {}, None, 200),
+    ]
+    for method, path, headers, body, expected in cases:
+        status, answer, response_headers = await platform.request(method, path, headers=headers, json=body)
+        assert status == expected, (method, path, answer)
+        assert_secured(status, response_headers, path)
+        if status >= 400:
+            assert response_headers["Content-Type"].startswith("application/problem+json")
+            assert answer["trace_id"] and answer["request_id"]
+            assert "Traceback" not in str(answer) and "SELECT" not in str(answer)
+    status, answer, response_headers = await platform.request(
+        "POST", "/api/v2/projects", data=big, headers={**account.headers, "Content-Type": "application/json"})
+    assert status == 413 and answer["code"] == "body_too_large"
+    assert_secured(status, response_headers, "413")
+
+
+async def test_cors_answers_listed_origins_only(platform: Platform) -> None:
+    preflight = {"Origin": ALLOWED_ORIGIN, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "authorization, content-type"}
+    status, _, headers = await platform.request("OPTIONS", "/api/v2/projects", headers=preflight)
+    assert status == 204
+    assert headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    assert "POST" in headers["Access-Control-Allow-Methods"]
+    assert "Authorization" in headers["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Credentials" not in headers
+    assert_secured(status, headers, "preflight")
+
+    status, body, headers = await platform.request("OPTIONS", "/api/v2/projects",
+                                                   headers={**preflight, "Origin": "https://evil.example"})
+    assert status == 403 and body["code"] == "cors_origin_denied"
+    assert "Access-Control-Allow-Origin" not in headers
+
+    status, _, headers = await platform.request("GET", "/api/v2/openapi.json", headers={"Origin": ALLOWED_ORIGIN})
+    assert headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN and "Origin" in headers.getall("Vary")
+    assert "Retry-After" in headers["Access-Control-Expose-Headers"]
+    status, _, headers = await platform.request("GET", "/api/v2/openapi.json",
+                                                headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in headers
+
+
+async def test_cookies_never_authenticate_and_are_never_set(platform: Platform) -> None:
+    account = await platform.signup("cookie")
+    status, body, headers = await platform.request(
+        "GET", "/api/v2/auth/me", headers={"Cookie": f"access_token={account.access_token}; session=1"})
+    assert status == 401 and body["code"] == "unauthenticated"
+    status, _, headers = await platform.request("POST", "/api/v2/auth/login",
+                                                json={"email": account.email, "password": "wrong password!"})
+    assert "Set-Cookie" not in headers
+
+
+async def _raw_request(platform: Platform, head: str) -> tuple[int, dict[str, object]]:
+    """Send only a request head (a client announcing a body it has not sent yet) and read the answer."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", platform.gateway.server.port)
+    try:
+        writer.write(head.encode())
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(65536), timeout=10)
+    finally:
+        writer.close()
+    status_line, _, rest = raw.partition(b"\r\n")
+    _, _, body = rest.partition(b"\r\n\r\n")
+    return int(status_line.split()[1]), json.loads(body)
+
+
+async def test_uploads_over_the_limit_are_refused_before_reading_them(platform: Platform) -> None:
+    account = await platform.signup("uploader")
+    project_id = await platform.project_with_team(account)
+    limit = platform.settings.api.upload_max_bytes
+    for language, expected in (("en", "File exceeds 100MB limit"),
+                               ("de", "Die Datei überschreitet die Grenze von 100 MB")):
+        status, body = await _raw_request(platform, (
+            f"POST /api/v2/projects/{project_id}/files HTTP/1.1\r\nHost: gateway\r\n"
+            f"Authorization: Bearer {account.access_token}\r\nAccept-Language: {language}\r\n"
+            f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {limit + 1}\r\n\r\n"))
+        assert status == 413
+        assert body["code"] == "file_too_large" and body["detail"] == expected
+
+
+async def test_seed_paths_answer_with_deprecation_and_sunset(platform: Platform) -> None:
+    account = await platform.signup("legacy")
+    status, project, headers = await platform.request("POST", "/api/projects", account=account,
+                                                      json={"name": "from an old client"})
+    assert status == 201
+    assert headers["Deprecation"].startswith("@") and int(headers["Deprecation"][1:]) > 0
+    assert headers["Sunset"].endswith("GMT")
+    assert headers["Link"] == '</api/v2/projects>; rel="successor-version"'
+    status, _, headers = await platform.request("GET", f"/api/projects/{project['id']}", account=account)
+    assert status == 200 and "Deprecation" in headers and "Sunset" in headers
+    status, _, headers = await platform.request("GET", "/api/projects", account=account)
+    assert status == 200 and "Sunset" in headers
+    status, _, headers = await platform.request("GET", "/api/projects")
+    assert status == 401 and "Deprecation" in headers, "even a refusal tells old clients to move"
+    status, _, headers = await platform.request("GET", "/api/v2/projects", account=account)
+    assert status == 200 and "Deprecation" not in headers and "Sunset" not in headers
+
+
+async def test_errors_come_in_the_callers_language(platform: Platform) -> None:
+    owner, viewer = await platform.signup("owner"), await platform.signup("viewer")
+    project_id = await platform.project_with_team(owner, viewer=viewer)
+    german = {"Accept-Language": "de-CH, de;q=0.9, en;q=0.5"}
+    status, body, _ = await platform.request("PATCH", f"/api/v2/projects/{project_id}",
+                                             headers={**viewer.headers, **german}, json={"name": "nope"})
+    assert status == 403 and body["detail"] == "Sie haben keinen Zugriff auf dieses Projekt"
+    status, body, _ = await platform.request("PATCH", f"/api/v2/projects/{project_id}", account=viewer,
+                                             json={"name": "nope"})
+    assert body["detail"] == "You don't have access to this project"
+    status, body, _ = await platform.request("GET", f"/api/v2/projects/{uuid.uuid4()}",
+                                             headers={**owner.headers, **german})
+    assert status == 404 and body["code"] == "project_not_found"
+    assert body["detail"] == "Das Projekt wurde nicht gefunden."
+    status, body, _ = await platform.request("POST", "/api/v2/projects", headers={**owner.headers, **german},
+                                             json={"name": "", "colour": "red"})
+    assert status == 422 and body["detail"] == "Mindestens ein Feld ist ungültig."
+    messages = {error["field"]: error["message"] for error in body["errors"]}
+    assert messages == {"name": "Muss mindestens 1 Zeichen lang sein.", "colour": "Dieses Feld ist nicht erlaubt."}
+    status, body, _ = await platform.request("GET", "/api/v2/projects?limit=1000",
+                                             headers={**owner.headers, **german})
+    assert status == 422 and body["errors"] == [{"field": "query.limit", "code": "less_than_equal",
+                                                 "message": "Darf höchstens 100 sein."}]
+    status, body, _ = await platform.request("GET", "/api/v2/nowhere", headers={"Accept-Language": "fr, de;q=0.2"})
+    assert body["detail"] == "Die Ressource wurde nicht gefunden.", "first language we have, by preference"
+    status, body, _ = await platform.request("GET", "/api/v2/nowhere", headers={"Accept-Language": "fr;q=1, *;q=0.1"})
+    assert body["detail"] == "Not Found"
