@@ -17,21 +17,5 @@ if [[ -f "$example/rules.yaml" ]]; then
     log "summary: $REPO/.local/demo/summary.json"
 fi
 
-json_field() { python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-
-log "creating a project through the gateway"
-project_id="$(curl -fsS -X POST "$GATEWAY/api/v2/projects" -H 'Content-Type: application/json' \
-    -d '{"name": "Demo: bank vs ledger"}' | json_field id)"
-left="$(python3 -c 'import uuid; print(uuid.uuid4())')"
-right="$(python3 -c 'import uuid; print(uuid.uuid4())')"
-job_id="$(curl -fsS -X POST "$GATEWAY/api/v2/projects/$project_id/jobs" -H 'Content-Type: application/json' \
-    -d "{\"left_dataset_id\": \"$left\", \"right_dataset_id\": \"$right\"}" | json_field id)"
-log "job $job_id started; following it through job.started -> shard.requested -> match.batch -> job.completed"
-for _ in $(seq 1 60); do
-    status="$(curl -fsS "$GATEWAY/api/v2/jobs/$job_id" | json_field status)"
-    [[ "$status" == running ]] || break
-    sleep 1
-done
-curl -fsS "$GATEWAY/api/v2/jobs/$job_id"; echo
-[[ "$status" == succeeded ]] || { log "job did not complete (status $status)"; exit 1; }
-log "job $job_id $status"
+log "the platform: the same reconciliation through the gateway, Kafka and every service"
+uv run --no-sync python "$REPO/scripts/demo.py"
