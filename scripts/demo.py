@@ -45,19 +45,20 @@ async def call(http: aiohttp.ClientSession, method: str, path: str, **kwargs: An
         return body  # type: ignore[no-any-return]
 
 
-async def upload(http: aiohttp.ClientSession, project_id: str, name: str, path: Path,
+async def upload(http: aiohttp.ClientSession, project_id: str, name: str, content: bytes, filename: str,
                  mapping: dict[str, Any]) -> dict[str, Any]:
     form = aiohttp.FormData()
     form.add_field("data_source_name", name)
     form.add_field("mapping", json.dumps(mapping))
     form.add_field("save_as_template", "true")
-    form.add_field("file", path.read_bytes(), filename=path.name, content_type="text/csv")
+    form.add_field("file", content, filename=filename, content_type="text/csv")
     return await call(http, "POST", f"/api/v2/projects/{project_id}/files?wait=60", data=form)
 
 
 async def main() -> None:
     rules = yaml.safe_load((EXAMPLE / "rules.yaml").read_text())
     rules.pop("mapping", None)
+    files = {name: (EXAMPLE / name).read_bytes() for name in ("bank.csv", "ledger.csv")}
     async with aiohttp.ClientSession() as http:
         email, password = f"demo-{secrets.token_hex(4)}@example.com", secrets.token_urlsafe(16)
         await call(http, "POST", "/api/v2/auth/register", json={"email": email, "password": password,
@@ -66,8 +67,8 @@ async def main() -> None:
         http.headers["Authorization"] = f"Bearer {tokens['access_token']}"
         project = await call(http, "POST", "/api/v2/projects", json={"name": "Demo: bank vs ledger"})
         say(f"signed in as {email}; project {project['id']}")
-        bank = await upload(http, project["id"], "Bank statement", EXAMPLE / "bank.csv", BANK_MAPPING)
-        ledger = await upload(http, project["id"], "Sales ledger", EXAMPLE / "ledger.csv", LEDGER_MAPPING)
+        bank = await upload(http, project["id"], "Bank statement", files["bank.csv"], "bank.csv", BANK_MAPPING)
+        ledger = await upload(http, project["id"], "Sales ledger", files["ledger.csv"], "ledger.csv", LEDGER_MAPPING)
         say(f"ingested: bank {bank.get('status')} ({bank.get('row_count')} rows), "
             f"ledger {ledger.get('status')} ({ledger.get('row_count')} rows)")
         job = await call(http, "POST", f"/api/v2/projects/{project['id']}/jobs",
