@@ -17,10 +17,11 @@ from scipy.optimize import linear_sum_assignment
 from scipy.sparse import coo_matrix, csr_matrix
 from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite_matching
 
-from matcher.domain.scoring import Scored
+from matcher.domain.scoring import Scored, best_per_row
 
 _DENSE_SOLVER_MAX_CELLS = 250_000
 _BATCHED_COMPONENT_EDGES = 64
+_SMALL_COMPONENT_BATCH_EDGES = 8192
 # Lets the Hungarian solver prefer a real edge of score 0 over "no edge" (both weigh 0 otherwise).
 _EDGE_BONUS = 1e-9
 
@@ -81,8 +82,8 @@ def _merge(*parts: Assignment) -> Assignment:
 
 
 def _assign_components(edges: Scored, margin: float) -> Assignment:
-    left_nodes, li = np.unique(edges.left, return_inverse=True)
-    right_nodes, ri = np.unique(edges.right, return_inverse=True)
+    left_nodes, li = _compact(edges.left)
+    right_nodes, ri = _compact(edges.right)
     n_left, n_right = len(left_nodes), len(right_nodes)
     graph = coo_matrix((np.ones(len(li), dtype=np.int8), (li, n_left + ri)), shape=(n_left + n_right,) * 2)
     _, labels = connected_components(graph, directed=False)
@@ -96,11 +97,18 @@ def _assign_components(edges: Scored, margin: float) -> Assignment:
     edges_in = np.bincount(edge_component[hard], minlength=len(lefts_in))
     small = hard[edges_in[edge_component[hard]] <= _BATCHED_COMPONENT_EDGES]
     if len(small):
-        # Disjoint components: one sparse solve over all the small ones is optimal for each of
-        # them, and one C call beats a Python loop over tens of thousands of 2x2 problems.
-        rows, row_index = np.unique(li[small], return_inverse=True)
-        cols, col_index = np.unique(ri[small], return_inverse=True)
-        chosen.append(small[_solve_sparse(row_index, col_index, edges.score[small], len(rows), len(cols))])
+        # Disjoint components: a sparse solve over many small ones is optimal for each of them, and
+        # one C call beats a Python loop over tens of thousands of 2x2 problems. But SciPy's solver
+        # does work proportional to the whole graph per augmentation, so one call over all of them
+        # is quadratic: batches of whole components of ~8k edges were 6x faster on 343k edges.
+        order = small[np.argsort(edge_component[small], kind="stable")]
+        starts = np.append(True, np.diff(edge_component[order]) != 0)
+        component_start = np.maximum.accumulate(np.where(starts, np.arange(len(order)), 0))
+        batch = component_start // _SMALL_COMPONENT_BATCH_EDGES
+        for group in np.split(order, np.flatnonzero(np.diff(batch)) + 1):
+            rows, row_index = _compact(li[group])
+            cols, col_index = _compact(ri[group])
+            chosen.append(group[_solve_sparse(row_index, col_index, edges.score[group], len(rows), len(cols))])
     big = hard[edges_in[edge_component[hard]] > _BATCHED_COMPONENT_EDGES]
     if len(big):
         # Big components one at a time: the Hungarian solver's cost grows with the component, and
@@ -112,6 +120,24 @@ def _assign_components(edges: Scored, margin: float) -> Assignment:
     picked = np.sort(np.concatenate(chosen))
     result = _with_ambiguity(edges, picked, margin, solved)
     return dataclasses.replace(result, largest_component=int(edges_in.max()) if len(hard) else 0)
+
+
+def _compact(nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(nodes, return_inverse=True)` for non-negative row numbers, without sorting.
+
+    Row numbers are dense, so a presence table and its running count give the same sorted ids and
+    inverse in linear time; np.unique sorts millions of edges several times per pass otherwise.
+    """
+    if len(nodes) == 0:
+        return nodes, nodes.astype(np.int64)
+    size = int(nodes.max()) + 1
+    if size > 8 * len(nodes):  # sparse ids (a small component deep in a big pool): sorting is cheaper
+        unique, inverse = np.unique(nodes, return_inverse=True)
+        return unique, inverse.astype(np.int64, copy=False)
+    present = np.zeros(size, dtype=bool)
+    present[nodes] = True
+    position = np.cumsum(present) - 1
+    return np.flatnonzero(present), position[nodes]
 
 
 def _dedupe(edges: Scored) -> Scored:
@@ -136,8 +162,8 @@ def _best_edge_per_component(edges: Scored, component: np.ndarray, candidates: n
 
 def _solve_component(li: np.ndarray, ri: np.ndarray, score: np.ndarray) -> np.ndarray:
     """Indices (into this component's edges) of a maximum-total-score matching."""
-    rows, row_index = np.unique(li, return_inverse=True)
-    cols, col_index = np.unique(ri, return_inverse=True)
+    rows, row_index = _compact(li)
+    cols, col_index = _compact(ri)
     if len(rows) * len(cols) <= _DENSE_SOLVER_MAX_CELLS:
         weights = np.zeros((len(rows), len(cols)), dtype=np.float64)
         edge_at = np.full((len(rows), len(cols)), -1, dtype=np.int64)
@@ -188,17 +214,14 @@ def _with_ambiguity(edges: Scored, picked: np.ndarray, margin: float, solved: in
 def _alternative(
     node: np.ndarray, other: np.ndarray, score: np.ndarray, pair_node: np.ndarray, pair_other: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """For each chosen pair: the best other candidate of its `node` record (-1 / NaN if none)."""
-    order = np.lexsort((other, -score, node))
-    sorted_node = node[order]
-    starts = np.searchsorted(sorted_node, pair_node, side="left")
-    ends = np.searchsorted(sorted_node, pair_node, side="right")
-    top = order[starts]
-    has_second = ends - starts >= 2
-    second = order[np.minimum(starts + 1, len(order) - 1)]
-    use_second = other[top] == pair_other
-    alt = np.where(use_second, second, top)
-    exists = np.where(use_second, has_second, True)
-    alt_other = np.where(exists, other[alt], -1)
-    alt_score = np.where(exists, score[alt], np.nan)
-    return alt_other, alt_score
+    """For each chosen pair: the best other candidate of its `node` record (-1 / NaN if none).
+
+    Best means highest score, then smallest row: the edges to the pair's own partner are set aside
+    and the best remaining edge per node is found without sorting (see `best_per_row`).
+    """
+    size = int(node.max()) + 1
+    partner = np.full(size, -1, dtype=np.int64)
+    partner[pair_node] = pair_other
+    competing = other != partner[node]
+    alt_other, alt_score = best_per_row(node[competing], other[competing], score[competing], size)
+    return alt_other[pair_node], alt_score[pair_node]
