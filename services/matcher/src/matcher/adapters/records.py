@@ -81,6 +81,11 @@ class PgRecordStore:
             await conn.copy_from_query(query, *args, output=write, format="csv")
         return _frame_from_csv(buffer.getvalue())
 
+    async def planned_shard_count(self, job_id: uuid.UUID) -> int | None:
+        """The shard count of the job's stored plan, if it was planned before."""
+        count: int | None = await self._pool.fetchval("SELECT shard_count FROM job_plans WHERE job_id = $1", job_id)
+        return count
+
     async def save_plan(
         self,
         job_id: uuid.UUID,
@@ -90,22 +95,24 @@ class PgRecordStore:
         members: list[tuple[str, int, str]],
         left_rows: int,
         right_rows: int,
-    ) -> None:
-        """Replace the job's plan in one transaction (a re-plan after redelivery writes the same rows)."""
+    ) -> int:
+        """Store the job's plan unless one exists; return the shard count of the plan that holds.
+
+        The first plan wins: a redelivered job.started planned by another replica (say a canary with a
+        different shard setting) must not change shards that may already be running.
+        """
         async with timed(self._service, "save_plan"), self._pool.acquire() as conn, conn.transaction():
-            await conn.execute("DELETE FROM shard_members WHERE job_id = $1", job_id)
-            await conn.execute("DELETE FROM job_plans WHERE job_id = $1", job_id)
+            inserted = await conn.fetchval(
+                "INSERT INTO job_plans (job_id, shard_count, strategy, left_rows, right_rows) "
+                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING RETURNING shard_count",
+                job_id, shard_count, strategy, left_rows, right_rows,
+            )
+            if inserted is None:
+                existing: int = await conn.fetchval("SELECT shard_count FROM job_plans WHERE job_id = $1", job_id)
+                return existing
             await conn.copy_records_to_table(
                 "shard_members",
                 columns=["job_id", "side", "shard_no", "record_id"],
                 records=((job_id, side, shard, record_id) for side, shard, record_id in members),
             )
-            await conn.execute(
-                "INSERT INTO job_plans (job_id, shard_count, strategy, left_rows, right_rows) "
-                "VALUES ($1, $2, $3, $4, $5)",
-                job_id,
-                shard_count,
-                strategy,
-                left_rows,
-                right_rows,
-            )
+            return shard_count

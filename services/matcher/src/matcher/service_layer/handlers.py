@@ -35,25 +35,30 @@ async def plan_job(
     job = message.event
     assert isinstance(job, JobStarted)
     correlation = str(job.job_id)
-    try:
-        RuleSet.model_validate(job.rule_set)
-        left = await store.load_dataset(job.left_dataset_id)
-        right = await store.load_dataset(job.right_dataset_id)
-        plan = await cpu.run(plan_job_shards, left, right, job.rule_set, shard_count)
-    except (ValidationError, EngineError) as error:
-        # A job that can never run is finished as failed rather than retried or dead-lettered.
-        log.warning("job %s cannot be planned: %s", job.job_id, error)
-        failed = JobProgressed(job_id=job.job_id, stage="failed", detail=str(error)[:2000])
-        await _publish(publisher, failed, correlation, job.job_id, "failed")
-        return
-    await store.save_plan(
-        job.job_id,
-        shard_count=shard_count,
-        strategy=plan.strategy,
-        members=plan.members,
-        left_rows=left.height,
-        right_rows=right.height,
-    )
+    planned_before = await store.planned_shard_count(job.job_id)
+    if planned_before is None:
+        try:
+            RuleSet.model_validate(job.rule_set)
+            left = await store.load_dataset(job.left_dataset_id)
+            right = await store.load_dataset(job.right_dataset_id)
+            plan = await cpu.run(plan_job_shards, left, right, job.rule_set, shard_count)
+        except (ValidationError, EngineError) as error:
+            # A job that can never run is finished as failed rather than retried or dead-lettered.
+            log.warning("job %s cannot be planned: %s", job.job_id, error)
+            failed = JobProgressed(job_id=job.job_id, stage="failed", detail=str(error)[:2000])
+            await _publish(publisher, failed, correlation, job.job_id, "failed")
+            return
+        shard_count = await store.save_plan(
+            job.job_id,
+            shard_count=shard_count,
+            strategy=plan.strategy,
+            members=plan.members,
+            left_rows=left.height,
+            right_rows=right.height,
+        )
+    else:
+        # Redelivered: republish the stored plan's requests (same event ids, deduplicated downstream).
+        shard_count = planned_before
     await _publish(publisher, planned(job, shard_count), correlation, job.job_id, "planned")
     for shard in shard_requests(job, shard_count):
         await _publish(publisher, shard, correlation, job.job_id, "shard", shard.shard_no)
