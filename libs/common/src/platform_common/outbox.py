@@ -20,13 +20,16 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "outbox_ready"
 
 
-async def enqueue(conn: asyncpg.Connection, event: Event, *, producer: str,
-                  correlation_id: str | None = None) -> Envelope:
-    """Store the event in the caller's transaction; the relay publishes it once the transaction commits."""
+async def enqueue(conn: asyncpg.Connection, event: Event, *, producer: str, correlation_id: str | None = None,
+                  topic: str | None = None) -> Envelope:
+    """Store the event in the caller's transaction; the relay publishes it once the transaction commits.
+
+    `topic` overrides the event's own topic (a renamed deployment, or tests that must not share topics).
+    """
     envelope = wrap(event, producer=producer, correlation_id=correlation_id)
     await conn.execute(
         "INSERT INTO outbox (id, topic, message_key, payload) VALUES ($1, $2, $3, $4)",
-        envelope.id, event.TOPIC, event.partition_key(), encode(envelope),
+        envelope.id, topic or event.TOPIC, event.partition_key(), encode(envelope),
     )
     await conn.execute(f"NOTIFY {NOTIFY_CHANNEL}")
     return envelope

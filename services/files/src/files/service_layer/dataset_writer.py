@@ -17,7 +17,6 @@ from typing import Any, Literal
 import asyncpg
 
 from files.adapters.datasets import PgDatasetsRepository
-from files.adapters.outbox import enqueue_on
 from files.adapters.parser_pool import ParserPool
 from files.adapters.repository import PgFilesRepository
 from files.adapters.storage.locator import LocalObject
@@ -26,6 +25,7 @@ from files.metrics import INGEST_STAGE_DURATION, INGESTED_FILES, INGESTED_ROWS
 from files.service_layer.parse_worker import IngestJob, IngestOutcome, ingest_to_socket
 from platform_common.events import FileIngested
 from platform_common.idempotency import claim
+from platform_common.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -205,4 +205,4 @@ async def announce(conn: asyncpg.Connection, target: IngestTarget, *, status: In
     """Enqueue file.ingested in the caller's transaction."""
     event = FileIngested(file_id=target.file_id, project_id=target.project_id, data_source_id=target.data_source_id,
                          status=status, dataset_id=dataset_id, row_count=row_count, error_count=error_count)
-    await enqueue_on(conn, event, topic=target.ingested_topic, producer=SERVICE, correlation_id=target.correlation_id)
+    await enqueue(conn, event, topic=target.ingested_topic, producer=SERVICE, correlation_id=target.correlation_id)

@@ -11,7 +11,6 @@ from typing import Any
 
 import asyncpg
 
-from files.adapters.outbox import enqueue_on
 from files.adapters.repository import PgDataSourcesRepository, PgFilesRepository
 from files.adapters.storage import ObjectStore, StagedObject
 from files.config import SERVICE
@@ -19,6 +18,7 @@ from files.service_layer import data_sources
 from files.service_layer.data_sources import DataSourceDirectory
 from platform_common.errors import ValidationFailed
 from platform_common.events import FileUploaded
+from platform_common.outbox import enqueue
 
 TERMINAL = ("committed", "rejected", "duplicate", "failed")
 
@@ -93,7 +93,7 @@ async def register_upload(pool: asyncpg.Pool, store: ObjectStore, staged: Staged
                              size_bytes=staged.size_bytes, content_type=form.content_type,
                              uploaded_by=form.uploaded_by, origin="upload",
                              on_error=on_error)
-        await enqueue_on(conn, event, topic=topic, producer=SERVICE, correlation_id=str(file_id))
+        await enqueue(conn, event, topic=topic, producer=SERVICE, correlation_id=str(file_id))
         stored = await files.get(file_id)
     assert stored is not None
     return UploadResult(file=stored, duplicate=False)
