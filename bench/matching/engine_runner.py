@@ -137,7 +137,8 @@ def run_rules(rules_document: dict[str, Any], left: pl.DataFrame, right: pl.Data
         _stages(stats),
         review_pairs=_member_pairs(matched.filter(pl.col("status") == "review")),
         nearest_pairs=nearest,
-        details={"stats": stats, "oversized_blocks_split": stats.get("oversized_blocks_split")},
+        details={"stats": stats, "oversized_blocks_split": stats.get("oversized_blocks_split"),
+                 "hot_records_reblocked": stats.get("hot_records_reblocked")},
     )
 
 

@@ -90,8 +90,9 @@ def score(workload: Workload, system: str, data: Path, out: Path, measured: dict
         # nearest miss was a candidate, which bounds its blocking recall from below.
         seen = pl.concat([pairs, *(pl.read_parquet(f) for f in (review_file, nearest_file) if f.exists())])
         quality["blocking_recall_lower_bound"] = evaluate.blocking_recall(seen, dataset.truth)
-        if measured.get("details", {}).get("oversized_blocks_split"):
-            blocking = None  # split blocks may lose pairs: only the lower bound is known
+        details = measured.get("details", {})
+        if details.get("oversized_blocks_split") or details.get("hot_records_reblocked"):
+            blocking = None  # split or re-blocked blocks may lose pairs: only the lower bound is known
     candidates = measured.get("candidates")
     if candidates is None and system in WINDOW_SYSTEMS:
         candidates = baselines.count_window_candidates(dataset.left, dataset.right)

@@ -1,5 +1,5 @@
 """Candidate generation: range keys never lose a pair that passes the filters, on every code path;
-oversized blocks are split without dropping records."""
+oversized blocks are split without dropping records; hot records are re-blocked by shared words."""
 
 from __future__ import annotations
 
@@ -113,6 +113,7 @@ def test_oversized_block_is_split_and_recorded_but_keeps_every_record() -> None:
                     "name": "hot",
                     "blocking": [{"field": "currency"}],
                     "max_block_pairs": 10_000,
+                    "hot_candidates": 0,  # the split, not the re-blocking by words, is under test
                     "comparisons": [
                         {"type": "numeric_tolerance", "absolute": "0.01"},
                         {"type": "fuzzy", "field": "counterparty", "threshold": 0.99},
@@ -152,3 +153,97 @@ def test_pass_without_any_key_still_never_cross_joins_a_big_side() -> None:
     outcome = match(left, right, rules)
     assert outcome.matched.height == n
     assert outcome.stats.passes[0].candidates <= 3 * n
+
+
+def _hot_block_rules(hot_candidates: int = 64) -> object:
+    return rules_from_data(
+        {
+            "passes": [
+                {
+                    "name": "hot",
+                    "blocking": [{"field": "currency"}],
+                    "hot_candidates": hot_candidates,
+                    "comparisons": [
+                        {"type": "numeric_tolerance", "absolute": "0.01", "mode": "filter"},
+                        {"type": "date_window", "days": 3, "mode": "filter"},
+                        {"type": "fuzzy", "field": "counterparty", "algorithm": "jaro_winkler", "weight": 1.0},
+                    ],
+                    "auto_match_threshold": 0.9,
+                    "review_threshold": 0.5,
+                }
+            ]
+        }
+    )
+
+
+def _round_amount_sides(n: int, right_name: object) -> tuple[object, object]:
+    """n records per side, all 20.00 EUR on the same day: one hot block of n x n pairs."""
+    left = records(
+        [
+            {"record_id": f"L{i:04d}", "amount": "20.00", "value_date": day(0), "currency": "EUR",
+             "counterparty": f"Customer {i:04d} Ltd"}
+            for i in range(n)
+        ]  # fmt: skip
+    )
+    right = records(
+        [
+            {"record_id": f"R{i:04d}", "amount": "20.00", "value_date": day(i % 3), "currency": "EUR",
+             "counterparty": right_name(i)}  # type: ignore[operator]
+            for i in range(n)
+        ]  # fmt: skip
+    )
+    return left, right
+
+
+def test_hot_records_are_re_blocked_by_shared_rare_words_and_still_all_match() -> None:
+    n = 700  # 490,000 pairs in one exact block: above the re-blocking threshold
+    left, right = _round_amount_sides(n, lambda i: f"CUSTOMER {i:04d} LIMITED")
+    outcome = match(left, right, _hot_block_rules())
+    stats = outcome.stats.passes[0]
+    assert stats.hot_left_records == n
+    assert stats.hot_right_records == n
+    # "customer" is in every record (a common word there): only the number links a pair.
+    assert stats.candidates == n
+    assert outcome.auto.height == n
+    pairs = set(zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True))
+    assert pairs == {(f"L{i:04d}", f"R{i:04d}") for i in range(n)}
+
+
+def test_re_blocking_can_be_turned_off_and_then_every_pair_is_a_candidate() -> None:
+    n = 700
+    left, right = _round_amount_sides(n, lambda i: f"CUSTOMER {i:04d} LIMITED")
+    stats = match(left, right, _hot_block_rules(hot_candidates=0)).stats.passes[0]
+    assert stats.hot_left_records == 0
+    assert stats.candidates == n * n
+
+
+def test_a_block_below_the_re_blocking_threshold_compares_every_pair() -> None:
+    # 300 x 300 = 90,000 pairs: scoring them all is cheap, so a typo sharing no word still meets its twin.
+    n = 300
+    left, right = _round_amount_sides(n, lambda i: f"Custommer {i:04d}X Ltd" if i == 7 else f"Customer {i:04d} Ltd")
+    outcome = match(left, right, _hot_block_rules())
+    stats = outcome.stats.passes[0]
+    assert stats.hot_left_records == 0
+    assert stats.candidates == n * n
+    matched = dict(zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True))
+    assert matched["L0007"] == "R0007"
+
+
+def test_a_cold_record_keeps_every_candidate_but_two_hot_ones_need_a_shared_word() -> None:
+    n = 700
+    left, right = _round_amount_sides(n, lambda i: "CUSTOMR 0005X LIMITD" if i == 5 else f"CUSTOMER {i:04d} LIMITED")
+    # In the same exact block, one pair at an amount nobody else has: both records are cold.
+    cold_left = records(
+        [{"record_id": "L9999", "amount": "35.00", "value_date": day(0), "currency": "EUR",
+          "counterparty": "Jonathan Smyth"}]  # fmt: skip
+    )
+    cold_right = records(
+        [{"record_id": "R9999", "amount": "35.00", "value_date": day(1), "currency": "EUR",
+          "counterparty": "Jonathon Smith"}]  # fmt: skip
+    )
+    outcome = match(left.vstack(cold_left), right.vstack(cold_right), _hot_block_rules())  # type: ignore[attr-defined]
+    matched = dict(zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True))
+    assert matched["L9999"] == "R9999"  # no shared word, compared anyway: neither record is hot
+    # L0005 and its counterpart share no word and both have 700 candidates: never compared.
+    assert "L0005" not in matched
+    assert outcome.stats.passes[0].candidates == (n - 1) + 1

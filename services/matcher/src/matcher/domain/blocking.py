@@ -13,6 +13,7 @@ import polars as pl
 
 from matcher.domain.keys import mix_keys
 from matcher.domain.ranges import RangeKey
+from matcher.domain.reblocking import WordSource, hot_rows, word_pairs
 
 # Blocks with at most this many pairs are joined directly; bigger ones get the next range key.
 DIRECT_JOIN_MAX_PAIRS = 64
@@ -45,6 +46,8 @@ class Candidates:
     blocks: int = 0
     oversized_blocks_split: int = 0
     largest_block_pairs: int = 0
+    hot_left_records: int = 0  # re-blocked by shared words (reblocking.py)
+    hot_right_records: int = 0
 
     @property
     def pair_count(self) -> int:
@@ -64,6 +67,8 @@ class BlockingPlan:
     dense_min_pairs: int
     max_block_pairs: int
     split_order: tuple[np.ndarray, np.ndarray] | None  # per-side sort strings for splitting
+    word_sources: list[WordSource] = field(default_factory=list)  # fuzzy-compared fields
+    hot_candidates: int = 0  # 0: never re-block hot records
 
 
 def generate(plan: BlockingPlan, left_rows: np.ndarray, right_rows: np.ndarray) -> Candidates:
@@ -84,17 +89,13 @@ def _level(
         return
     left = pl.DataFrame({"row": lrows, "key": lkey})
     right = pl.DataFrame({"row": rrows, "key": rkey})
-    sizes = (
-        left.group_by("key").len("n_left")
-        .join(right.group_by("key").len("n_right"), on="key")
-        .with_columns(pairs=pl.col("n_left").cast(pl.Int64) * pl.col("n_right"))
-    )  # fmt: skip
-    final = depth == len(plan.range_keys)
-    cut = plan.dense_min_pairs if final else DIRECT_JOIN_MAX_PAIRS
-    small = sizes.filter(pl.col("pairs") < cut)
-    big = sizes.filter(pl.col("pairs") >= cut)
-    if not final:
-        out.blocks += small.height
+    if depth == len(plan.range_keys):
+        _final_level(plan, out, left, right)
+        return
+    sizes = _block_sizes(left, right)
+    small = sizes.filter(pl.col("pairs") < DIRECT_JOIN_MAX_PAIRS)
+    big = sizes.filter(pl.col("pairs") >= DIRECT_JOIN_MAX_PAIRS)
+    out.blocks += small.height
     if small.height:
         _join_pairs(plan, out, left, right, small.select("key") if big.height else None)
     if big.height == 0:
@@ -102,9 +103,6 @@ def _level(
     big_keys = big.select("key")
     left_big = left.join(big_keys, on="key", how="semi")
     right_big = right.join(big_keys, on="key", how="semi")
-    if final:
-        _dense_blocks(plan, out, left_big, right_big)
-        return
     range_key = plan.range_keys[depth]
     lr = left_big["row"].to_numpy()
     rr = right_big["row"].to_numpy()
@@ -115,6 +113,50 @@ def _level(
     positions, probes = range_key.left_probes(lr)
     probe_keys = mix_keys(lk[positions], probes)
     _level(plan, out, lr[positions], probe_keys, rr, mix_keys(rk, range_key.right_bands(rr)), depth + 1)
+
+
+def _block_sizes(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+    return (
+        left.group_by("key").len("n_left")
+        .join(right.group_by("key").len("n_right"), on="key")
+        .with_columns(pairs=pl.col("n_left").cast(pl.Int64) * pl.col("n_right"))
+    )  # fmt: skip
+
+
+def _final_level(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right: pl.DataFrame) -> None:
+    """Pairs of the final-level blocks; hot records among them are re-blocked by words (reblocking.py)."""
+    hot = None
+    if plan.word_sources and plan.hot_candidates:
+        hot = hot_rows(left, right, plan.keys.left_a, plan.keys.right_a, plan.hot_candidates)
+    if hot is None:
+        _final_blocks(plan, out, left, right)
+        return
+    left_hot = left.join(hot.left, on="row", how="semi")
+    right_hot = right.join(hot.right, on="row", how="semi")
+    right_cold = right.join(hot.right, on="row", how="anti")
+    _final_blocks(plan, out, left.join(hot.left, on="row", how="anti"), right)
+    _final_blocks(plan, out, left_hot, right_cold)
+    li, ri = word_pairs(plan.word_sources, left_hot, right_hot)
+    same = (plan.keys.left_a[li] == plan.keys.right_a[ri]) & (plan.keys.left_b[li] == plan.keys.right_b[ri])
+    out.pair_left.append(li[same])
+    out.pair_right.append(ri[same])
+    out.hot_left_records += hot.left.height
+    out.hot_right_records += hot.right.height
+
+
+def _final_blocks(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right: pl.DataFrame) -> None:
+    if left.height == 0 or right.height == 0:
+        return
+    sizes = _block_sizes(left, right)
+    small = sizes.filter(pl.col("pairs") < plan.dense_min_pairs)
+    big = sizes.filter(pl.col("pairs") >= plan.dense_min_pairs)
+    if small.height:
+        _join_pairs(plan, out, left, right, small.select("key") if big.height else None)
+    if big.height:
+        big_keys = big.select("key")
+        _dense_blocks(
+            plan, out, left.join(big_keys, on="key", how="semi"), right.join(big_keys, on="key", how="semi")
+        )
 
 
 def _join_pairs(

@@ -11,7 +11,7 @@ import polars as pl
 from rapidfuzz import distance, fuzz, process
 
 from matcher.domain import keys
-from matcher.domain.records import Side, common_scale, day_numbers, minor_units
+from matcher.domain.records import Side, common_scale, day_numbers, minor_units, normalised_pair
 from matcher.domain.rule_parts import (
     DateWindowComparison,
     ExactComparison,
@@ -64,6 +64,8 @@ class Prepared:
     window: tuple[int, int] = (0, 0)  # date: allowed right - left, inclusive
     left_display: pl.Series = field(default_factory=lambda: pl.Series(dtype=pl.Utf8))
     right_display: pl.Series = field(default_factory=lambda: pl.Series(dtype=pl.Utf8))
+    left_text: pl.Series | None = None  # fuzzy: the normalised strings (null: missing)
+    right_text: pl.Series | None = None
 
     @property
     def is_filter(self) -> bool:
@@ -110,16 +112,18 @@ def _prepare(spec: ComparisonSpec, left: Side, right: Side, where: str) -> Prepa
     if isinstance(spec, DateWindowComparison):
         return _date_comparison(spec, lcol, rcol)
     if isinstance(spec, FuzzyComparison):
-        ln, rn = keys.normalise_series(lcol, spec.normalise), keys.normalise_series(rcol, spec.normalise)
+        columns = (str(spec.left_column), str(spec.right_column))
+        ln, rn = normalised_pair(left, right, columns, spec.normalise, needed_by=where)
         ln, rn = ln.replace("", None), rn.replace("", None)
         return Prepared(
             name="", spec=spec, kind="fuzzy",
             left=ln.fill_null("").to_numpy().astype(object), right=rn.fill_null("").to_numpy().astype(object),
             left_valid=ln.is_not_null().to_numpy(), right_valid=rn.is_not_null().to_numpy(),
-            left_display=_display(lcol), right_display=_display(rcol),
+            left_display=_display(lcol), right_display=_display(rcol), left_text=ln, right_text=rn,
         )  # fmt: skip
     if isinstance(spec, NormalisedComparison):
-        ln, rn = keys.normalise_series(lcol, spec.normalise), keys.normalise_series(rcol, spec.normalise)
+        columns = (str(spec.left_column), str(spec.right_column))
+        ln, rn = normalised_pair(left, right, columns, spec.normalise, needed_by=where)
         return _code_comparison(spec, ln.replace("", None), rn.replace("", None), lcol, rcol)
     if isinstance(spec, PhoneticComparison):
         lp, rp = keys.phonetic_series(lcol, spec.algorithm), keys.phonetic_series(rcol, spec.algorithm)

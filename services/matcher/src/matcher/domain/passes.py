@@ -20,7 +20,8 @@ from matcher.domain.blocking import (
 )
 from matcher.domain.comparators import Prepared, score_cutoffs
 from matcher.domain.ranges import range_keys
-from matcher.domain.records import Side, common_scale, minor_units
+from matcher.domain.reblocking import WordSource
+from matcher.domain.records import Side, common_scale, minor_units, normalised_pair
 from matcher.domain.rule_parts import KeyExpr
 from matcher.domain.rules import Pass
 from matcher.domain.scoring import Scored, best_per_row, score_block, score_pairs
@@ -79,6 +80,10 @@ def blocking_plan(ctx: EngineContext, pass_: Pass, comps: list[Prepared], *, exc
         dense_min_pairs=DENSE_MIN_PAIRS_FUZZY if fuzzy else DENSE_MIN_PAIRS_PLAIN,
         max_block_pairs=pass_.max_block_pairs,
         split_order=(fuzzy[0].left, fuzzy[0].right) if fuzzy else None,
+        word_sources=[
+            WordSource(c.left_text, c.right_text) for c in fuzzy if c.left_text is not None and c.right_text is not None
+        ],
+        hot_candidates=pass_.hot_candidates,
     )
 
 
@@ -118,6 +123,11 @@ def key_pair(ctx: EngineContext, key: KeyExpr, where: str) -> tuple[pl.Series, p
 def _key_pair(ctx: EngineContext, key: KeyExpr, where: str) -> tuple[pl.Series, pl.Series]:
     lcol = ctx.left.column(str(key.left_column), needed_by=where)
     rcol = ctx.right.column(str(key.right_column), needed_by=where)
+    if key.normalise is not None and key.round is None and key.bucket_days is None and key.extract is None:
+        # Normalisation comes first for such a key: share it with comparisons on the same field.
+        columns = (str(key.left_column), str(key.right_column))
+        lcol, rcol = normalised_pair(ctx.left, ctx.right, columns, key.normalise, needed_by=where)
+        key = key.model_copy(update={"normalise": None})
     scale = common_scale(lcol, rcol) if key.round is not None else None
     lk = keys.key_series(lcol, key, amount_scale=scale)
     rk = keys.key_series(rcol, key, amount_scale=scale)
@@ -213,6 +223,8 @@ def record_blocking(stats: PassStats, cands: Candidates) -> None:
     stats.oversized_blocks_split = cands.oversized_blocks_split
     stats.largest_block_pairs = cands.largest_block_pairs
     stats.candidates = cands.pair_count
+    stats.hot_left_records = cands.hot_left_records
+    stats.hot_right_records = cands.hot_right_records
 
 
 def sum_comparison_index(pass_: Pass) -> int:

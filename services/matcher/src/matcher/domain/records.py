@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from matcher.domain.errors import InputError
+from matcher.domain.keys import normalise_many
+from matcher.domain.rule_parts import Normalise
 
 # Int64 holds 18 full decimal digits; beyond that minor units would overflow.
 _MAX_MINOR_UNITS = 10**18 - 1
@@ -23,6 +25,9 @@ class Side:
 
     name: str  # "left" or "right"
     frame: pl.DataFrame
+    # Normalised text columns: a blocking key and a comparison on the same field and spec (the usual
+    # case) normalise a million strings once, not once each.
+    normalised_columns: dict[str, pl.Series] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def height(self) -> int:
@@ -38,6 +43,20 @@ class Side:
                 return pl.Series(name, [None] * self.height, dtype=CANONICAL_OPTIONAL[name])
             raise InputError(f"{self.name} records have no column {name!r} (needed by {needed_by})")
         return self.frame[name]
+
+
+def normalised_pair(
+    left: Side, right: Side, columns: tuple[str, str], spec: Normalise | None, *, needed_by: str
+) -> tuple[pl.Series, pl.Series]:
+    """Both sides' normalised column (memoised per side), normalised in parallel when both are new."""
+    memo_key = spec.model_dump_json() if spec is not None else "-"
+    sides = [(left, columns[0]), (right, columns[1])]
+    missing = [(side, name) for side, name in sides if f"{name}|{memo_key}" not in side.normalised_columns]
+    if missing:
+        done = normalise_many([side.column(name, needed_by=needed_by) for side, name in missing], spec)
+        for (side, name), series in zip(missing, done, strict=True):
+            side.normalised_columns[f"{name}|{memo_key}"] = series
+    return left.normalised_columns[f"{columns[0]}|{memo_key}"], right.normalised_columns[f"{columns[1]}|{memo_key}"]
 
 
 def prepare_side(frame: pl.DataFrame, name: str) -> Side:

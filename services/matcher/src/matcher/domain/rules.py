@@ -47,6 +47,9 @@ class Pass(StrictModel):
     ambiguity_margin: UnitFloat = 0.0
     group: GroupSpec | None = None
     max_block_pairs: int = Field(default=2_000_000, ge=10_000)
+    # In a pass with fuzzy comparisons, records with more candidates than this in a big block are
+    # re-blocked by shared words (ENGINE.md §3.3); 0 turns that off.
+    hot_candidates: int = Field(default=64, ge=0)
 
     @model_validator(mode="after")
     def _consistent(self) -> Pass:
