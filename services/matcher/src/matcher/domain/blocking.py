@@ -125,11 +125,12 @@ def _block_sizes(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
 
 def _final_level(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right: pl.DataFrame) -> None:
     """Pairs of the final-level blocks; hot records among them are re-blocked by words (reblocking.py)."""
+    sizes = _block_sizes(left, right)
     hot = None
     if plan.word_sources and plan.hot_candidates:
-        hot = hot_rows(left, right, plan.keys.left_a, plan.keys.right_a, plan.hot_candidates)
+        hot = hot_rows(left, right, sizes, plan.keys.left_a, plan.keys.right_a, plan.hot_candidates)
     if hot is None:
-        _final_blocks(plan, out, left, right)
+        _final_blocks(plan, out, left, right, sizes)
         return
     left_hot = left.join(hot.left, on="row", how="semi")
     right_hot = right.join(hot.right, on="row", how="semi")
@@ -144,10 +145,12 @@ def _final_level(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right:
     out.hot_right_records += hot.right.height
 
 
-def _final_blocks(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right: pl.DataFrame) -> None:
+def _final_blocks(
+    plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right: pl.DataFrame, sizes: pl.DataFrame | None = None
+) -> None:
     if left.height == 0 or right.height == 0:
         return
-    sizes = _block_sizes(left, right)
+    sizes = _block_sizes(left, right) if sizes is None else sizes
     small = sizes.filter(pl.col("pairs") < plan.dense_min_pairs)
     big = sizes.filter(pl.col("pairs") >= plan.dense_min_pairs)
     if small.height:

@@ -17,7 +17,7 @@ from matcher.domain.comparators import Prepared
 
 # Windows of at most this many integer values probe each value exactly (no over-generation);
 # wider windows use bands of the window's width and probe two bands.
-_EXACT_PROBE_SPAN = 8
+_EXACT_PROBE_SPAN = 3
 _LOG_SLACK = 1e-6
 
 

@@ -41,15 +41,18 @@ class HotRows:
 
 
 def hot_rows(
-    left: pl.DataFrame, right: pl.DataFrame, left_block: np.ndarray, right_block: np.ndarray, hot_candidates: int
-) -> HotRows | None:
+    left: pl.DataFrame, right: pl.DataFrame, sizes: pl.DataFrame, left_block: np.ndarray, right_block: np.ndarray,
+    hot_candidates: int,
+) -> HotRows | None:  # fmt: skip
     """Rows of `left`/`right` (columns row, key) with more than `hot_candidates` final-level candidates
-    in an exact block (ids `*_block`, indexed by row) of at least REBLOCK_MIN_BLOCK_PAIRS pairs."""
-    n_left = left.group_by("key").len("n")
-    n_right = right.group_by("key").len("n")
-    per_left = left.join(n_right, on="key").group_by("row").agg(pl.col("n").sum().alias("candidates"))
-    per_right = right.join(n_left, on="key").group_by("row").agg(pl.col("n").sum().alias("candidates"))
-    if per_left.height == 0 or per_left["candidates"].max() <= hot_candidates:  # type: ignore[operator]
+    in an exact block (ids `*_block`, indexed by row) of at least REBLOCK_MIN_BLOCK_PAIRS pairs.
+
+    `sizes` has n_left and n_right per final-level key (keys present on both sides only)."""
+    if sizes.height == 0 or sizes["pairs"].sum() < REBLOCK_MIN_BLOCK_PAIRS:
+        return None
+    per_left = _candidates_per_row(left, sizes.select("key", pl.col("n_right").alias("n")))
+    per_right = _candidates_per_row(right, sizes.select("key", pl.col("n_left").alias("n")))
+    if per_left["candidates"].max() <= hot_candidates:  # type: ignore[operator]
         return None
     per_left = per_left.with_columns(block=pl.Series(left_block[per_left["row"].to_numpy()]))
     per_right = per_right.with_columns(block=pl.Series(right_block[per_right["row"].to_numpy()]))
@@ -62,6 +65,10 @@ def hot_rows(
     if hot_left.height == 0 or hot_right.height == 0:
         return None
     return HotRows(hot_left.select("row"), hot_right.select("row"))
+
+
+def _candidates_per_row(frame: pl.DataFrame, other_side_per_key: pl.DataFrame) -> pl.DataFrame:
+    return frame.join(other_side_per_key, on="key").group_by("row").agg(candidates=pl.col("n").sum())
 
 
 def word_pairs(
