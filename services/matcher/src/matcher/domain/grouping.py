@@ -12,8 +12,7 @@ Groups come from a key (`group.by`, assigned optimally like 1:1) or from a bound
 from __future__ import annotations
 
 import time
-from functools import cache
-from itertools import combinations
+from collections.abc import Callable
 
 import numpy as np
 import polars as pl
@@ -33,9 +32,10 @@ from matcher.domain.passes import (
     record_blocking,
     score_candidates,
 )
-from matcher.domain.rules import Pass
+from matcher.domain.rules import GroupSpec, Pass
 from matcher.domain.scoring import Scored, best_per_row
 from matcher.domain.stats import PassStats
+from matcher.domain.subset_search import Best, SubsetProblem, search
 
 
 class _Orientation:
@@ -149,9 +149,20 @@ def _groups_by_search(
     ends = np.append(starts[1:], len(singles))
     # Most constrained single records first; ties by row (record_id order), so the order is stable.
     schedule = sorted(range(len(starts)), key=lambda i: (ends[i] - starts[i], singles[starts[i]]))
+    single_amounts, _, member_amounts, _ = side.amounts(sum_comps[0])
+
+    def sum_checks(targets: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        return _sum_checks(side, sum_comps, targets, sums)
+
+    def searched(rows: np.ndarray, scores: np.ndarray, targets: np.ndarray) -> list[Best | None]:
+        problem = SubsetProblem(rows, scores, member_amounts[rows], targets)
+        return search(problem, group.min_size, group.max_size, sum_checks, weights.score, pass_.review_threshold)
+
+    # Every record searched at once as if none of its candidates were taken yet; a record whose
+    # candidates are all still free when its turn comes uses that answer (same input, same answer).
+    untouched = _search_all(starts, ends, singles, members, member_score, single_amounts, group, searched)
     used = np.zeros(side.many_height, dtype=bool)
     found = _Found()
-    single_amounts, _, member_amounts, _ = side.amounts(sum_comps[0])
     for i in schedule:
         row = int(singles[starts[i]])
         span = slice(starts[i], ends[i])
@@ -163,54 +174,35 @@ def _groups_by_search(
             stats.group_search_truncated += 1
             cand_rows, cand_scores = cand_rows[: group.max_candidates], cand_scores[: group.max_candidates]
         stats.groups_searched += 1
-        best = _best_subset(group.min_size, group.max_size, cand_rows, cand_scores, member_amounts,
-                            int(single_amounts[row]), side, sum_comps, weights, pass_.review_threshold)  # fmt: skip
+        if free.all():
+            best = untouched[i]
+        else:
+            best = searched(cand_rows[None, :], cand_scores[None, :], single_amounts[[row]])[0]
         if best is None:
             continue
-        chosen, score, runner_up = best
-        used[chosen] = True
+        used[best.members] = True
         found.single.append(row)
-        found.members.append(np.sort(chosen))
-        found.score.append(score)
-        found.ambiguous.append(runner_up >= score - pass_.ambiguity_margin - 1e-9)
-        found.runner_up_score.append(runner_up)
+        found.members.append(best.members)
+        found.score.append(best.score)
+        found.ambiguous.append(best.runner_up >= best.score - pass_.ambiguity_margin - 1e-9)
+        found.runner_up_score.append(best.runner_up)
     return found
 
 
-@cache
-def _combos(k: int, size: int) -> np.ndarray:
-    return np.array(list(combinations(range(k), size)), dtype=np.int64).reshape(-1, size)
-
-
-def _best_subset(
-    min_size: int, max_size: int, rows: np.ndarray, scores: np.ndarray, amounts: np.ndarray, target: int,
-    side: _Orientation, sum_comps: list[Prepared], weights: _Weights, review_threshold: float,
-) -> tuple[np.ndarray, float, float] | None:  # fmt: skip
-    values = amounts[rows]
-    best: tuple[float, int, tuple[int, ...]] | None = None
-    best_rows: np.ndarray | None = None
-    runner_up = -np.inf
-    for size in range(min_size, min(max_size, len(rows)) + 1):
-        combos = _combos(len(rows), size)
-        sums = values[combos].sum(axis=1)
-        passed, sims = _sum_checks(side, sum_comps, np.full(len(sums), target), sums)
-        if not passed.any():
-            continue
-        combos = combos[passed]
-        score = weights.score(scores[combos].mean(axis=1), [s[passed] for s in sims])
-        keep = score >= review_threshold - 1e-12
-        for combo, value in zip(combos[keep], score[keep], strict=True):
-            member_rows = np.sort(rows[combo])
-            key = (-float(value), size, tuple(member_rows.tolist()))
-            if best is None or key < best:
-                if best is not None:
-                    runner_up = max(runner_up, -best[0])
-                best, best_rows = key, member_rows
-            else:
-                runner_up = max(runner_up, float(value))
-    if best is None or best_rows is None:
-        return None
-    return best_rows, -best[0], runner_up
+def _search_all(
+    starts: np.ndarray, ends: np.ndarray, singles: np.ndarray, members: np.ndarray, member_score: np.ndarray,
+    single_amounts: np.ndarray, group: GroupSpec,
+    searched: Callable[[np.ndarray, np.ndarray, np.ndarray], list[Best | None]],
+) -> dict[int, Best | None]:  # fmt: skip
+    """Each record's answer with all its candidates free, records with equally many searched together."""
+    counts = np.minimum(ends - starts, group.max_candidates)
+    out: dict[int, Best | None] = {}
+    for k in np.unique(counts[counts >= group.min_size]).tolist():
+        records = np.flatnonzero(counts == k)
+        cells = starts[records][:, None] + np.arange(k)[None, :]
+        answers = searched(members[cells], member_score[cells], single_amounts[singles[starts[records]]])
+        out.update(zip(records.tolist(), answers, strict=True))
+    return out
 
 
 def _groups_by_key(
