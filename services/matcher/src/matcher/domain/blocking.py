@@ -66,7 +66,7 @@ class BlockingPlan:
     range_keys: list[RangeKey]
     dense_min_pairs: int
     max_block_pairs: int
-    split_order: tuple[np.ndarray, np.ndarray] | None  # per-side sort strings for splitting
+    split_order: tuple[pl.Series | None, pl.Series | None] | None  # per-side sort strings for splitting
     word_sources: list[WordSource] = field(default_factory=list)  # fuzzy-compared fields
     hot_candidates: int = 0  # 0: never re-block hot records
 
@@ -112,7 +112,10 @@ def _level(
     rr, rk = rr[rr_keep], right_big["key"].to_numpy()[rr_keep]
     positions, probes = range_key.left_probes(lr)
     probe_keys = mix_keys(lk[positions], probes)
-    _level(plan, out, lr[positions], probe_keys, rr, mix_keys(rk, range_key.right_bands(rr)), depth + 1)
+    probe_rows, right_keys = lr[positions], mix_keys(rk, range_key.right_bands(rr))
+    # This level's frames are not needed below it; at a million records they are ~100 MB a level.
+    del left, right, sizes, small, big, big_keys, left_big, right_big, positions, probes, lk
+    _level(plan, out, probe_rows, probe_keys, rr, right_keys, depth + 1)
 
 
 def _block_sizes(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
@@ -228,9 +231,9 @@ def _sorted_neighbourhood(
     side = np.concatenate([np.zeros(len(lrows), dtype=np.int8), np.ones(len(rrows), dtype=np.int8)])
     rows = np.concatenate([lrows, rrows])
     orders: list[np.ndarray] = []
-    if plan.split_order is not None:
-        lstr, rstr = plan.split_order
-        text = np.concatenate([lstr[lrows], rstr[rrows]]).astype(str)
+    lstr, rstr = plan.split_order or (None, None)
+    if lstr is not None and rstr is not None:
+        text = np.concatenate([lstr.gather(lrows).to_numpy(), rstr.gather(rrows).to_numpy()]).astype(str)
         orders.append(np.lexsort((rows, side, text)))
         reversed_text = np.array([t[::-1] for t in text.tolist()], dtype=str)
         orders.append(np.lexsort((rows, side, reversed_text)))

@@ -43,6 +43,9 @@ _SCORERS: dict[str, tuple[Any, float]] = {
 # Percent tolerances are tested in float64; pairs within this relative distance of the boundary
 # are re-tested exactly in integers, so "0.50 off, 0.5 % of 100.00" is inside, exactly.
 _PERCENT_SLACK = 1e-6
+# Fuzzy comparisons keep their strings in Arrow and make Python strings per chunk of pairs.
+_STRING_CHUNK = 262_144
+_TEXT_ONLY = np.zeros(0, dtype=object)  # fuzzy `left`/`right`: use Prepared.texts()
 
 
 @dataclass
@@ -64,8 +67,16 @@ class Prepared:
     window: tuple[int, int] = (0, 0)  # date: allowed right - left, inclusive
     left_display: pl.Series = field(default_factory=lambda: pl.Series(dtype=pl.Utf8))
     right_display: pl.Series = field(default_factory=lambda: pl.Series(dtype=pl.Utf8))
-    left_text: pl.Series | None = None  # fuzzy: the normalised strings (null: missing)
+    left_text: pl.Series | None = None  # fuzzy: the normalised strings ("" where missing)
     right_text: pl.Series | None = None
+
+    def texts(self, side: Literal["left", "right"], rows: np.ndarray) -> np.ndarray:
+        """Fuzzy: the normalised strings of `rows` as Python strings, made on demand. Kept for every
+        row they would cost ~70 MB per million records and side, for the whole run."""
+        text = self.left_text if side == "left" else self.right_text
+        assert text is not None, "texts() is only for fuzzy comparisons"
+        strings: np.ndarray = text.gather(rows).to_numpy()
+        return strings
 
     @property
     def is_filter(self) -> bool:
@@ -116,10 +127,10 @@ def _prepare(spec: ComparisonSpec, left: Side, right: Side, where: str) -> Prepa
         ln, rn = normalised_pair(left, right, columns, spec.normalise, needed_by=where)
         ln, rn = ln.replace("", None), rn.replace("", None)
         return Prepared(
-            name="", spec=spec, kind="fuzzy",
-            left=ln.fill_null("").to_numpy().astype(object), right=rn.fill_null("").to_numpy().astype(object),
+            name="", spec=spec, kind="fuzzy", left=_TEXT_ONLY, right=_TEXT_ONLY,
             left_valid=ln.is_not_null().to_numpy(), right_valid=rn.is_not_null().to_numpy(),
-            left_display=_display(lcol), right_display=_display(rcol), left_text=ln, right_text=rn,
+            left_display=_display(lcol), right_display=_display(rcol),
+            left_text=ln.fill_null(""), right_text=rn.fill_null(""),
         )  # fmt: skip
     if isinstance(spec, NormalisedComparison):
         columns = (str(spec.left_column), str(spec.right_column))
@@ -232,7 +243,7 @@ def evaluate_block(
         return evaluate(comp, np.repeat(lrows, len(rrows)), np.tile(rrows, len(lrows)))
     scorer, scale = _SCORERS[getattr(comp.spec, "algorithm", "jaro_winkler")]
     matrix = process.cdist(
-        comp.left[lrows], comp.right[rrows], scorer=scorer, score_cutoff=cutoff * scale or None,
+        comp.texts("left", lrows), comp.texts("right", rrows), scorer=scorer, score_cutoff=cutoff * scale or None,
         dtype=np.float32, workers=workers,
     )  # fmt: skip
     similarity = (matrix.ravel() / np.float32(scale)) if scale != 1.0 else matrix.ravel()
@@ -295,10 +306,14 @@ def _fuzzy_pairs(comp: Prepared, li: np.ndarray, ri: np.ndarray, cutoff: float, 
     if len(li) == 0:
         return np.zeros(0, dtype=np.float32)
     scorer, scale = _SCORERS[getattr(comp.spec, "algorithm", "jaro_winkler")]
-    scores = process.cpdist(
-        comp.left[li], comp.right[ri], scorer=scorer, score_cutoff=cutoff * scale or None,
-        dtype=np.float32, workers=workers,
-    )  # fmt: skip
+    parts = []
+    for start in range(0, len(li), _STRING_CHUNK):
+        chunk = slice(start, start + _STRING_CHUNK)
+        parts.append(process.cpdist(
+            comp.texts("left", li[chunk]), comp.texts("right", ri[chunk]), scorer=scorer,
+            score_cutoff=cutoff * scale or None, dtype=np.float32, workers=workers,
+        ))  # fmt: skip
+    scores = np.concatenate(parts)
     return scores / np.float32(scale) if scale != 1.0 else scores
 
 
