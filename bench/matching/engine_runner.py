@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import polars as pl
 from system_run import SystemRun
 
@@ -140,6 +141,40 @@ def run_rules(rules_document: dict[str, Any], left: pl.DataFrame, right: pl.Data
         details={"stats": stats, "oversized_blocks_split": stats.get("oversized_blocks_split"),
                  "hot_records_reblocked": stats.get("hot_records_reblocked")},
     )
+
+
+def candidate_pairs(system: str, left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+    """Every (left_id, right_id) pair the engine's blocking generated, over all passes.
+
+    An untimed re-run with `blocking.generate` observed (the engine has no public hook for this and
+    should not pay for one), so the benchmark can state the engine's exact blocking recall even
+    when hot records were re-blocked or a block was split."""
+    from matcher.domain import grouping, passes
+    from matcher.domain.blocking import Candidates, generate
+    from matcher.domain.records import prepare_side
+
+    seen_left: list[np.ndarray] = []
+    seen_right: list[np.ndarray] = []
+
+    def observed(plan: Any, left_rows: np.ndarray, right_rows: np.ndarray) -> Candidates:
+        cands = generate(plan, left_rows, right_rows)
+        li, ri = cands.pairs()
+        seen_left.append(li)
+        seen_right.append(ri)
+        for block_left, block_right in cands.dense_blocks + cands.split_blocks:
+            seen_left.append(np.repeat(block_left, len(block_right)))
+            seen_right.append(np.tile(block_right, len(block_left)))
+        return cands
+
+    passes.generate, grouping.generate = observed, observed  # type: ignore[assignment]
+    try:
+        ENGINE_SYSTEMS[system](left, right)
+    finally:
+        passes.generate, grouping.generate = generate, generate  # type: ignore[assignment]
+    left_ids, right_ids = prepare_side(left, "left").ids, prepare_side(right, "right").ids
+    rows_left = np.concatenate(seen_left) if seen_left else np.zeros(0, np.int64)
+    rows_right = np.concatenate(seen_right) if seen_right else np.zeros(0, np.int64)
+    return pl.DataFrame({"left_id": left_ids.gather(rows_left), "right_id": right_ids.gather(rows_right)}).unique()
 
 
 ENGINE_SYSTEMS: dict[str, Callable[[pl.DataFrame, pl.DataFrame], SystemRun]] = {

@@ -81,18 +81,15 @@ def score(workload: Workload, system: str, data: Path, out: Path, measured: dict
         quality["review_links"] = review.height
         quality["recall_with_review"] = evaluate.link_quality(pl.concat([pairs, review]), dataset.truth)["recall"]
     blocking: float | None = condition_blocking_recall(workload, dataset.left, dataset.right, dataset.truth)
-    candidates_file = out / "candidates.parquet"
-    if candidates_file.exists() and system == "duckdb_fuzzy_adaptive":
-        blocking = evaluate.blocking_recall(pl.read_parquet(candidates_file), dataset.truth)
     nearest_file = out / "nearest.parquet"
     if nearest_file.exists():
-        # The engine cannot list its candidates; every link it matched, proposed or named as the
-        # nearest miss was a candidate, which bounds its blocking recall from below.
+        # Every link the engine matched, proposed or named as the nearest miss was a candidate.
         seen = pl.concat([pairs, *(pl.read_parquet(f) for f in (review_file, nearest_file) if f.exists())])
         quality["blocking_recall_lower_bound"] = evaluate.blocking_recall(seen, dataset.truth)
-        details = measured.get("details", {})
-        if details.get("oversized_blocks_split") or details.get("hot_records_reblocked"):
-            blocking = None  # split or re-blocked blocks may lose pairs: only the lower bound is known
+    candidates_file = out / "candidates.parquet"
+    if candidates_file.exists():
+        # Re-blocked hot records, split blocks or adaptive blocking: measured on the real candidates.
+        blocking = evaluate.blocking_recall(pl.read_parquet(candidates_file), dataset.truth)
     candidates = measured.get("candidates")
     if candidates is None and system in WINDOW_SYSTEMS:
         candidates = baselines.count_window_candidates(dataset.left, dataset.right)
