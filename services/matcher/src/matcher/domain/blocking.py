@@ -138,8 +138,9 @@ def _final_level(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right:
     left_hot = left.join(hot.left, on="row", how="semi")
     right_hot = right.join(hot.right, on="row", how="semi")
     right_cold = right.join(hot.right, on="row", how="anti")
-    _final_blocks(plan, out, left.join(hot.left, on="row", how="anti"), right)
-    _final_blocks(plan, out, left_hot, right_cold)
+    # Which blocks are scored densely is decided on the whole level's sizes (no second sizing pass).
+    _final_blocks(plan, out, left.join(hot.left, on="row", how="anti"), right, sizes)
+    _final_blocks(plan, out, left_hot, right_cold, sizes)
     li, ri = word_pairs(plan.word_sources, left_hot, right_hot)
     same = (plan.keys.left_a[li] == plan.keys.right_a[ri]) & (plan.keys.left_b[li] == plan.keys.right_b[ri])
     out.pair_left.append(li[same])
@@ -190,6 +191,8 @@ def _dense_blocks(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right
     rrows_all = right["row"].to_numpy().astype(np.int64)
     rpos = np.searchsorted(rkeys, lkeys)
     for i, j in enumerate(rpos):
+        if j >= len(rkeys) or rkeys[j] != lkeys[i]:
+            continue  # a block with no records left on the right (hot/cold subsets share one sizing)
         lrows = lrows_all[lstart[i] : lend[i]]
         rrows = rrows_all[rstart[j] : rend[j]]
         # Mixed refinement keys can collide across exact blocks; keep only true exact-key pairs.
