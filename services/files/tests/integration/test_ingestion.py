@@ -3,16 +3,20 @@ de-duplication, identical rows kept, rejections that leave nothing, duplicates a
 
 from __future__ import annotations
 
+import io
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 
 import asyncpg
+import polars as pl
 import pytest
 from ingest_kit import BANK_MAPPING, Ingestor, build_ingestor, csv_bytes, money
 
 from files.adapters.parser_pool import ParserPool
+from files.domain import ColumnMapping, parse_file
 from files.service_layer.ingestion import receive_file
 from platform_common.events import FileUploaded, decode, encode, wrap
 
@@ -164,3 +168,26 @@ async def test_the_same_bytes_under_a_new_file_id_are_a_duplicate_not_a_second_d
     events = await kit.ingested_events()
     assert [(e.status, e.dataset_id) for e in events] == [("committed", original["dataset_id"]),
                                                          ("duplicate", original["dataset_id"])]
+
+
+async def test_values_holding_what_the_copy_format_escapes_are_stored_exactly(kit: Ingestor) -> None:
+    """The COPY stream escapes backslash, tab, CR and LF; a literal \\N stays text, not NULL."""
+    plain = b''.join(b'0%d/01/2024,1.00,EUR,R-%d,Shop,none\n' % (day, day) for day in range(1, 6))  # for the sniffer
+    data = (b'Date,Amount,Currency,Reference,Counterparty,Note\n' + plain +
+            b'31/01/2024,10.00,EUR,"tab\there","line1\nline2",plain\n'
+            b'01/02/2024,20.00,EUR,\\N,"crlf\r\ninside",back\\slash\n'
+            b'13/02/2024,30.00,EUR,trailing\\,"say ""x""","{""k"": ""\\\\""}"\n')
+    mapping = {**BANK_MAPPING, "extras": {"note": {"column": "Note", "type": "text"}}}
+    file = await kit.ingest(data, mapping=mapping)
+    assert (file["status"], file["row_count"]) == ("committed", 8), file["problem"]
+    stored = await kit.records(file["dataset_id"], "reference", "counterparty", "extras", "fingerprint")
+    parsed = pl.concat([chunk.frame for chunk in parse_file(io.BytesIO(data), filename="statement.csv",
+                                                            mapping=ColumnMapping.model_validate(mapping))])
+    assert [(reference, counterparty, json.loads(extras), bytes(fingerprint))
+            for reference, counterparty, extras, fingerprint in stored] == [
+        (reference, counterparty, json.loads(extras), fingerprint)
+        for reference, counterparty, extras, fingerprint in parsed.select(
+            "reference", "counterparty", "extras", "fingerprint").iter_rows()]
+    assert [(reference, json.loads(extras)["note"]) for reference, _, extras, _ in stored[5:]] == [
+        ("tab\there", "plain"), ("\\N", "back\\slash"), ("trailing\\", '{"k": "\\\\"}')]
+    assert stored[5][1] == "line1\nline2"

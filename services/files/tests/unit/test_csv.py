@@ -226,6 +226,33 @@ def test_fast_tokenizer_equals_python_csv(data: st.DataObject, quoting: Literal[
     assert [(e.line, e.code) for e in fast.errors] == [(e.line, e.code) for e in slow.errors]
 
 
+_ESCAPED = "\\\t\r\n"  # what storage escapes in the COPY stream
+
+
+@given(rows=st.lists(st.lists(st.text(alphabet=st.sampled_from(list("ab1 ,\"") + list(_ESCAPED)), max_size=6),
+                              min_size=2, max_size=2), min_size=1, max_size=10),
+       crlf=st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_a_batch_that_may_not_hold_escapes_holds_none(rows: list[list[str]], crlf: bool) -> None:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n" if crlf else "\n").writerows(rows)
+    text = out.getvalue()
+    batch = _tokenizers(2).tokenize(TextBlock(text=text, first_line=1, line_count=count_lines(text),
+                                              bad_lines=frozenset()))
+    if not batch.may_hold_escapes:
+        values = [value for row in batch.frame.drop("__line").rows() for value in row if value is not None]
+        assert not any(char in value for value in values for char in _ESCAPED)
+
+
+def test_only_blocks_that_could_hold_escapes_say_so() -> None:
+    def flag(text: str) -> bool:
+        block = TextBlock(text=text, first_line=1, line_count=count_lines(text), bad_lines=frozenset())
+        return _tokenizers(2).tokenize(block).may_hold_escapes
+
+    assert (flag("a,b\r\nc,d\r\n"), flag("a,b\\c\n"), flag('a,"b"\n'), flag("a,b\tc\n")) == (
+        False, True, True, True)
+
+
 def test_clean_blocks_take_the_fast_path() -> None:
     text = 'a,"b, with comma",1.00\r\n"x","y ""q""",2.00\r\nshort,row\r\n'
     block = TextBlock(text=text, first_line=2, line_count=3, bad_lines=frozenset())

@@ -10,8 +10,8 @@ from typing import Any
 
 import asyncpg
 
-# The order of the columns in the CSV the parser workers produce (see adapters/records_csv.py); dataset_id is
-# not sent: it is the partition's column default.
+# The order of the columns in the rows the parser workers produce (see adapters/records_text.py); dataset_id
+# is not sent: it is the partition's column default.
 RECORD_COPY_COLUMNS: tuple[str, ...] = (
     "record_id", "line_no", "external_id", "amount", "currency", "value_date", "booking_date",
     "reference", "counterparty", "description", "extras", "fingerprint", "occurrence",
@@ -92,9 +92,9 @@ class PgDatasetsRepository:
 
     async def copy_records(self, table: str, source: AsyncIterable[bytes], *, with_extras: bool,
                            timeout_s: float) -> int:
-        """COPY the workers' CSV stream into the dataset's table; returns the number of rows copied."""
+        """COPY the workers' text-format stream into the dataset's table; returns the number of rows copied."""
         status = await self._conn.copy_to_table(
-            table, source=source, columns=list(copy_columns(with_extras=with_extras)), format="csv",
+            table, source=source, columns=list(copy_columns(with_extras=with_extras)), format="text",
             timeout=timeout_s)
         return int(status.split()[-1])
 

@@ -147,10 +147,13 @@ class OccurrenceCounter:
         self._repeats: dict[bytes, int] = {}
 
     def assign(self, fingerprints: list[bytes]) -> list[int]:
-        batch = set(fingerprints)
-        if len(batch) == len(fingerprints) and self._seen.isdisjoint(batch):
-            self._seen |= batch  # the common case: no repeats, no per-row Python work
-            return [0] * len(fingerprints)
+        seen = self._seen
+        if seen.isdisjoint(fingerprints):
+            before = len(seen)
+            seen.update(fingerprints)
+            if len(seen) - before == len(fingerprints):
+                return [0] * len(fingerprints)  # the common case: no repeats, no per-row Python work
+            seen.difference_update(fingerprints)  # all were new, some twice: undo, then count one by one
         occurrences = []
         for fingerprint in fingerprints:
             if fingerprint in self._seen:

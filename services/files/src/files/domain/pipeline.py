@@ -16,7 +16,7 @@ import queue
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO, Literal, TypeVar
 
@@ -72,6 +72,9 @@ class ParsedChunk:
     frame: pl.DataFrame  # CANONICAL_SCHEMA columns in COPY_COLUMNS order; good rows only
     errors: tuple[RowError, ...]  # every error found in this chunk
     summary: ParseSummary | None = None  # set on the last chunk only
+    # False when no text value holds a backslash, tab, CR or LF (the reader saw none), so an encoder
+    # that must escape those can skip looking for them.
+    may_hold_escapes: bool = True
 
     def records(self) -> list[CanonicalRecord]:
         return records(self.frame)
@@ -158,12 +161,12 @@ def prepare(source: TabularSource, mapping: ColumnMapping | None, options: Parse
     return Prepared(source=source, plan=plan, resolved=resolved, batches=batches)
 
 
-def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
+def prefetched(items: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
     """Produce the next items on a worker thread while the caller handles this one.
 
     Tokenising and normalising are mostly polars work that releases the GIL; fingerprint hashing
     holds it. Overlapping the two uses a second core when there is one and costs little when not.
-    Closing the generator stops the worker after its current item.
+    Closing the generator stops the worker after its current item, then closes `items`.
     """
     handoff: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
     stop = threading.Event()
@@ -201,9 +204,10 @@ def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     finally:
         stop.set()
         worker.join()
+        _close(items)  # a generator source stops its own helpers now, not whenever it is collected
 
 
-def _close(iterator: Iterator[RawBatch]) -> None:
+def _close(iterator: Iterator[object]) -> None:
     close = getattr(iterator, "close", None)
     if close is not None:
         close()
@@ -274,7 +278,8 @@ def parse_file(stream: BinaryIO, *, filename: str, mapping: ColumnMapping | None
                     pl.Series("occurrence", occurrences.assign(digests), dtype=pl.UInt32))
                 rows_accepted += frame.height
             if frame.height or errors:
-                yield ParsedChunk(index=index, frame=frame.select(COPY_COLUMNS), errors=tuple(errors))
+                yield ParsedChunk(index=index, frame=frame.select(COPY_COLUMNS), errors=tuple(errors),
+                                  may_hold_escapes=batch.may_hold_escapes)
                 index += 1
         problems = late_problems(prepared)
         if not problems and rows_read == 0:

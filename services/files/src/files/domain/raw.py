@@ -37,6 +37,8 @@ class RawBatch:
     errors: list[RowError] = field(default_factory=list)  # rows the reader could not even split
     may_hold_separators: bool = True  # False when the reader saw no 0x1E/0x1F (fingerprint escaping)
     may_hold_nul: bool = True  # False when the reader saw no NUL (text columns cannot store one)
+    # False when no value can hold a backslash, tab, CR or LF, so storage can skip escaping them.
+    may_hold_escapes: bool = True
 
     @property
     def rows_read(self) -> int:

@@ -173,7 +173,8 @@ class _BlockTokenizer:
         frame = frame.select(LINE, *(pl.col(p).alias(c) for p, c in zip(self._positional, self.columns,
                                                                           strict=True)))
         return RawBatch(frame=frame, errors=sorted(errors, key=lambda e: e.line),
-                        may_hold_separators=_holds_separators(block.text), may_hold_nul="\x00" in block.text)
+                        may_hold_separators=_holds_separators(block.text), may_hold_nul="\x00" in block.text,
+                        may_hold_escapes=_holds_escapes(block.text))
 
     def _field_count(self, raw_line: str) -> int:
         return len(next(csv.reader([raw_line], delimiter=self.delimiter, quotechar=QUOTE), []))
@@ -221,11 +222,17 @@ class _BlockTokenizer:
         for name, values in zip(self.columns, columns, strict=True):
             data[name] = pl.Series(name, list(values), dtype=pl.String)
         return RawBatch(frame=pl.DataFrame(data), errors=errors, may_hold_separators=_holds_separators(block.text),
-                        may_hold_nul="\x00" in block.text)
+                        may_hold_nul="\x00" in block.text, may_hold_escapes=_holds_escapes(block.text))
 
 
 def _holds_separators(text: str) -> bool:
     return "\x1e" in text or "\x1f" in text
+
+
+def _holds_escapes(text: str) -> bool:
+    # A line break inside a value needs quotes, so a block without quotes has none; "\r\n" only ends lines.
+    lone_cr = "\r" in text and text.count("\r") != text.count("\r\n")
+    return "\\" in text or "\t" in text or lone_cr or QUOTE in text
 
 
 def _encoding_error(line: int) -> RowError:
