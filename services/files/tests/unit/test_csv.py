@@ -128,6 +128,19 @@ def test_multiline_quoted_fields_keep_physical_line_numbers() -> None:
     ]
 
 
+def test_a_lone_carriage_return_inside_quotes_is_kept_and_does_not_break_sniffing() -> None:
+    # Seen in exports from old Mac tools: the delimiter sniffer used to crash on it for the wrong
+    # delimiters (for them the field is unquoted), failing the whole ingestion.
+    data = b'id,text,amount\n1,"abc\rdef",1.00\n2,plain,2.00\n'
+    result = run(data, mapping=mapping(external_id="id", description="text", amount="amount",
+                                       currency={"fixed": "EUR"}))
+    assert result.summary.status == "accepted"
+    assert result.summary.details["delimiter"] == ","
+    assert result.table("external_id", "description", "amount") == [
+        ("1", "abc\rdef", Decimal("1.00")), ("2", "plain", Decimal("2.00")),
+    ]
+
+
 def test_broken_lines_are_reported_with_their_line_numbers() -> None:
     data = (
         b"id;amount;currency\r\n"

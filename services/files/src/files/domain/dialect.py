@@ -65,8 +65,7 @@ def sniff_delimiter(lines: Sequence[str], *, prefer_tab: bool = False) -> str:
     best_score = (0, 0, 0, 0)
     for delimiter in DELIMITERS:
         # Line by line: one unterminated quote must not swallow the rest of the sample.
-        rows = [(n, next(csv.reader([line], delimiter=delimiter, quotechar=QUOTE), []))
-                for n, line in enumerate(lines, start=1)]
+        rows = [(n, _cells(line, delimiter)) for n, line in enumerate(lines, start=1)]
         width, count = _modal_width(rows)
         if width < 2 or 2 * count < non_blank:
             continue
@@ -74,6 +73,15 @@ def sniff_delimiter(lines: Sequence[str], *, prefer_tab: bool = False) -> str:
         if score > best_score:
             best, best_score = delimiter, score
     return best
+
+
+def _cells(line: str, delimiter: str) -> list[str]:
+    """One sample line split by a candidate delimiter; a line that candidate cannot split (a lone CR in
+    what is, for it, an unquoted field) simply does not vote for it."""
+    try:
+        return next(csv.reader([line], delimiter=delimiter, quotechar=QUOTE), [])
+    except csv.Error:
+        return []
 
 
 def _looks_like_value(cell: str) -> bool:
