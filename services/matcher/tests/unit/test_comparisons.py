@@ -217,6 +217,24 @@ def test_fuzzy_matches_rapidfuzz_on_normalised_text(
     assert ev.passed.tolist() == [s >= threshold for s in ev.similarity.tolist()]
 
 
+raw_text = st.text(alphabet="ab1é \t\x1c", min_size=1, max_size=6)
+
+
+@given(st.lists(st.tuples(raw_text, raw_text, st.booleans()), min_size=1, max_size=20), st.sampled_from(sorted(SCORERS)))
+@PROPERTY
+def test_identical_strings_score_exactly_what_rapidfuzz_gives_them(
+    pairs: list[tuple[str, str, bool]], algorithm: str
+) -> None:
+    # Identical pairs skip rapidfuzz (comparators._fuzzy_pairs); whitespace-only and separator-only
+    # strings are where token-set does not give them the maximum.
+    left = [a for a, _, _ in pairs]
+    right = [a if same else b for a, b, same in pairs]
+    spec = {"type": "fuzzy", "field": "name", "algorithm": algorithm, "threshold": 0.0, "normalise": None}
+    ev = run(spec, {"name": left}, {"name": right})
+    expected = [SCORERS[algorithm](a, b) for a, b in zip(left, right, strict=True)]
+    assert np.allclose(ev.similarity, expected, atol=1e-6)
+
+
 def test_fuzzy_dense_block_equals_pairwise() -> None:
     names = ["acme trading", "acme tradin", "globex", "initech ag", None]
     frame = pl.DataFrame({"record_id": [f"{i}" for i in range(5)], "name": names})

@@ -305,15 +305,29 @@ def percent_base(kind: str, lv: np.ndarray, rv: np.ndarray) -> np.ndarray:
 def _fuzzy_pairs(comp: Prepared, li: np.ndarray, ri: np.ndarray, cutoff: float, workers: int) -> np.ndarray:
     if len(li) == 0:
         return np.zeros(0, dtype=np.float32)
-    scorer, scale = _SCORERS[getattr(comp.spec, "algorithm", "jaro_winkler")]
-    parts = []
+    algorithm = getattr(comp.spec, "algorithm", "jaro_winkler")
+    scorer, scale = _SCORERS[algorithm]
+    assert comp.left_text is not None
+    assert comp.right_text is not None
+    scores = np.empty(len(li), dtype=np.float32)
     for start in range(0, len(li), _STRING_CHUNK):
         chunk = slice(start, start + _STRING_CHUNK)
-        parts.append(process.cpdist(
-            comp.texts("left", li[chunk]), comp.texts("right", ri[chunk]), scorer=scorer,
-            score_cutoff=cutoff * scale or None, dtype=np.float32, workers=workers,
-        ))  # fmt: skip
-    scores = np.concatenate(parts)
+        left, right = comp.left_text.gather(li[chunk]), comp.right_text.gather(ri[chunk])
+        # Identical strings score the maximum under every scorer (token-set only when there is a word:
+        # it gives 0 to strings without one), so they skip rapidfuzz and Python strings altogether.
+        # Many true pairs have identical normalised names.
+        same = left == right
+        if algorithm == "token_set":
+            same = same & left.str.contains(r"[\p{L}\p{N}]")
+        same_np = same.to_numpy()
+        rest = np.flatnonzero(~same_np)
+        part = np.full(len(same_np), np.float32(scale), dtype=np.float32)
+        if len(rest):
+            part[rest] = process.cpdist(
+                left.gather(rest).to_numpy(), right.gather(rest).to_numpy(), scorer=scorer,
+                score_cutoff=cutoff * scale or None, dtype=np.float32, workers=workers,
+            )  # fmt: skip
+        scores[chunk] = part
     return scores / np.float32(scale) if scale != 1.0 else scores
 
 
