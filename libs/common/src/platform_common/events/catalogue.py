@@ -85,6 +85,9 @@ class ShardRequested(Event):
     left_dataset_id: uuid.UUID
     right_dataset_id: uuid.UUID
     rule_set: dict[str, Any] = Field(default_factory=dict)
+    # Fixed by the planner, so every replica cuts this shard's output into the same batches (the results
+    # service de-duplicates by batch sequence). Absent in events from older planners: the worker's setting.
+    max_matches_per_batch: int | None = Field(default=None, ge=1)
 
     def partition_key(self) -> bytes:
         return f"{self.job_id}:{self.shard_no}".encode()

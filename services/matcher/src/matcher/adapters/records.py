@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from typing import NamedTuple
 
 import asyncpg
 import polars as pl
@@ -50,6 +51,11 @@ def _scale(frame: pl.DataFrame) -> int:
     return int(decimals) if isinstance(decimals, int) else 0
 
 
+class StoredPlan(NamedTuple):
+    shard_count: int
+    max_matches_per_batch: int | None  # None: planned before the batch size was part of the plan
+
+
 class PgRecordStore:
     def __init__(self, pool: asyncpg.Pool, *, records_table: str, service: str) -> None:
         self._pool = pool
@@ -81,38 +87,43 @@ class PgRecordStore:
             await conn.copy_from_query(query, *args, output=write, format="csv")
         return _frame_from_csv(buffer.getvalue())
 
-    async def planned_shard_count(self, job_id: uuid.UUID) -> int | None:
-        """The shard count of the job's stored plan, if it was planned before."""
-        count: int | None = await self._pool.fetchval("SELECT shard_count FROM job_plans WHERE job_id = $1", job_id)
-        return count
+    async def stored_plan(self, job_id: uuid.UUID) -> StoredPlan | None:
+        """Shard count and batch size of the job's stored plan, if it was planned before."""
+        row = await self._pool.fetchrow(
+            "SELECT shard_count, max_matches_per_batch FROM job_plans WHERE job_id = $1", job_id
+        )
+        return None if row is None else StoredPlan(row["shard_count"], row["max_matches_per_batch"])
 
     async def save_plan(
         self,
         job_id: uuid.UUID,
         *,
         shard_count: int,
+        max_matches_per_batch: int,
         strategy: str,
         members: list[tuple[str, int, str]],
         left_rows: int,
         right_rows: int,
-    ) -> int:
-        """Store the job's plan unless one exists; return the shard count of the plan that holds.
+    ) -> StoredPlan:
+        """Store the job's plan unless one exists; return the plan that holds.
 
         The first plan wins: a redelivered job.started planned by another replica (say a canary with a
-        different shard setting) must not change shards that may already be running.
+        different shard or batch setting) must not change shards that may already be running.
         """
         async with timed(self._service, "save_plan"), self._pool.acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
-                "INSERT INTO job_plans (job_id, shard_count, strategy, left_rows, right_rows) "
-                "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id) DO NOTHING RETURNING shard_count",
-                job_id, shard_count, strategy, left_rows, right_rows,
-            )
+                "INSERT INTO job_plans (job_id, shard_count, max_matches_per_batch, strategy, left_rows, right_rows) "
+                "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (job_id) DO NOTHING RETURNING shard_count",
+                job_id, shard_count, max_matches_per_batch, strategy, left_rows, right_rows,
+            )  # fmt: skip
             if inserted is None:
-                existing: int = await conn.fetchval("SELECT shard_count FROM job_plans WHERE job_id = $1", job_id)
-                return existing
+                row = await conn.fetchrow(
+                    "SELECT shard_count, max_matches_per_batch FROM job_plans WHERE job_id = $1", job_id
+                )
+                return StoredPlan(row["shard_count"], row["max_matches_per_batch"])
             await conn.copy_records_to_table(
                 "shard_members",
                 columns=["job_id", "side", "shard_no", "record_id"],
                 records=((job_id, side, shard, record_id) for side, shard, record_id in members),
             )
-            return shard_count
+            return StoredPlan(shard_count, max_matches_per_batch)

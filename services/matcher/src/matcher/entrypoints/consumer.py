@@ -26,7 +26,10 @@ def planner_factory(app: web.Application) -> MessageHandler:
     store, cpu, publisher, settings = _store(app), app[CPU_POOL], app[PUBLISHER], app[SETTINGS]
 
     async def handle(message: DecodedMessage, _: ConsumerRecord[bytes, bytes]) -> None:
-        await handlers.plan_job(message, store=store, cpu=cpu, publisher=publisher, shard_count=settings.shards_per_job)
+        await handlers.plan_job(
+            message, store=store, cpu=cpu, publisher=publisher, shard_count=settings.shards_per_job,
+            max_matches_per_batch=settings.max_matches_per_batch,
+        )  # fmt: skip
 
     return handle
 

@@ -29,14 +29,15 @@ async def _publish(publisher: KafkaEventPublisher, event: Event, correlation: st
 
 
 async def plan_job(
-    message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool, publisher: KafkaEventPublisher, shard_count: int
-) -> None:
+    message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool, publisher: KafkaEventPublisher, shard_count: int,
+    max_matches_per_batch: int,
+) -> None:  # fmt: skip
     """Load both datasets, split them into shards of whole blocks, and request each shard."""
     job = message.event
     assert isinstance(job, JobStarted)
     correlation = str(job.job_id)
-    planned_before = await store.planned_shard_count(job.job_id)
-    if planned_before is None:
+    plan_held = await store.stored_plan(job.job_id)
+    if plan_held is None:
         try:
             RuleSet.model_validate(job.rule_set)
             left = await store.load_dataset(job.left_dataset_id)
@@ -48,26 +49,29 @@ async def plan_job(
             failed = JobProgressed(job_id=job.job_id, stage="failed", detail=str(error)[:2000])
             await _publish(publisher, failed, correlation, job.job_id, "failed")
             return
-        shard_count = await store.save_plan(
+        plan_held = await store.save_plan(
             job.job_id,
             shard_count=shard_count,
+            max_matches_per_batch=max_matches_per_batch,
             strategy=plan.strategy,
             members=plan.members,
             left_rows=left.height,
             right_rows=right.height,
         )
-    else:
-        # Redelivered: republish the stored plan's requests (same event ids, deduplicated downstream).
-        shard_count = planned_before
+    # Redelivered or planned elsewhere first: the stored plan's requests (same event ids, deduplicated
+    # downstream), with its batch size so every replica cuts the same batches.
+    shard_count = plan_held.shard_count
+    batch_size = plan_held.max_matches_per_batch or max_matches_per_batch
     await _publish(publisher, planned(job, shard_count), correlation, job.job_id, "planned")
-    for shard in shard_requests(job, shard_count):
+    for shard in shard_requests(job, shard_count, batch_size):
         await _publish(publisher, shard, correlation, job.job_id, "shard", shard.shard_no)
 
 
 async def match_shard(
     message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool, publisher: KafkaEventPublisher, max_items: int
 ) -> None:
-    """Match one shard and publish its batches; deterministic, so a redelivered shard repeats itself exactly."""
+    """Match one shard and publish its batches; deterministic, so a redelivered shard repeats itself exactly,
+    whichever replica runs it (the batch size comes from the plan; `max_items` only for older requests)."""
     shard = message.event
     assert isinstance(shard, ShardRequested)
     correlation = str(shard.job_id)
@@ -75,7 +79,8 @@ async def match_shard(
         left = await store.load_shard(shard.job_id, shard.shard_no, "L", shard.left_dataset_id)
         right = await store.load_shard(shard.job_id, shard.shard_no, "R", shard.right_dataset_id)
         output = await cpu.run(match_records, left, right, shard.rule_set)
-    for batch in batches(shard, output.matches, output.unmatched, max_items=max_items):
+    batch_size = shard.max_matches_per_batch or max_items
+    for batch in batches(shard, output.matches, output.unmatched, max_items=batch_size):
         await _publish(publisher, batch, correlation, shard.job_id, "batch", shard.shard_no, batch.batch_seq)
     for status in ("auto", "review"):
         MATCHER_PAIRS.labels(SERVICE, status).inc(sum(1 for m in output.matches if m.status == status))

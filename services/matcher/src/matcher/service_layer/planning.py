@@ -24,7 +24,7 @@ def event_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(_NAMESPACE, "/".join(str(p) for p in parts))
 
 
-def shard_requests(job: JobStarted, shard_count: int) -> list[ShardRequested]:
+def shard_requests(job: JobStarted, shard_count: int, max_matches_per_batch: int) -> list[ShardRequested]:
     return [
         ShardRequested(
             job_id=job.job_id,
@@ -34,6 +34,7 @@ def shard_requests(job: JobStarted, shard_count: int) -> list[ShardRequested]:
             left_dataset_id=job.left_dataset_id,
             right_dataset_id=job.right_dataset_id,
             rule_set=job.rule_set,
+            max_matches_per_batch=max_matches_per_batch,
         )
         for n in range(shard_count)
     ]
