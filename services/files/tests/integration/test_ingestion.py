@@ -18,6 +18,7 @@ from ingest_kit import BANK_MAPPING, Ingestor, build_ingestor, csv_bytes, money
 from files.adapters.parser_pool import ParserPool
 from files.domain import ColumnMapping, parse_file
 from files.service_layer.ingestion import receive_file
+from platform_common.errors import PermanentError
 from platform_common.events import FileUploaded, decode, encode, wrap
 
 pytestmark = pytest.mark.integration
@@ -191,3 +192,22 @@ async def test_values_holding_what_the_copy_format_escapes_are_stored_exactly(ki
     assert [(reference, json.loads(extras)["note"]) for reference, _, extras, _ in stored[5:]] == [
         ("tab\there", "plain"), ("\\N", "back\\slash"), ("trailing\\", '{"k": "\\\\"}')]
     assert stored[5][1] == "line1\nline2"
+
+
+async def test_an_internal_failure_is_announced_as_failed_not_as_a_rejected_file(
+    kit: Ingestor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> bool:
+        raise RuntimeError("a bug in the writer")
+
+    monkeypatch.setattr("files.service_layer.ingestion.write_dataset", broken)
+    result, message = await kit.upload(csv_bytes("31/01/2024,12.00,EUR,INV-1,Acme"))
+    assert message is not None
+    with pytest.raises(PermanentError) as raised:
+        await receive_file(kit.deps, message)
+    assert raised.value.code == "ingestion_failed"  # dead-lettered with the reason
+    file = await kit.file(result.file["id"])
+    assert (file["status"], file["problem"]["code"]) == ("failed", "ingestion_failed")
+    [event] = await kit.ingested_events()
+    assert (event.status, event.dataset_id, event.row_count) == ("failed", None, 0)
+    assert await stray_tables(kit.pool) == []

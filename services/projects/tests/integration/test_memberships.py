@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from projects_harness import Replica, person
+
+from platform_common.events import DecodedMessage, FileIngested, wrap
+from projects.entrypoints.keys import DEPS
+from projects.service_layer.events import on_event
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -123,3 +129,26 @@ async def test_calls_without_a_valid_identity_token_are_refused(service: Replica
         assert (await response.json(content_type=None))["code"] == "invalid_token"
     async with service.client.get("/healthz") as response:
         assert response.status == 200, "operational routes stay open"
+
+
+async def test_the_data_source_says_whether_its_latest_file_was_rejected_or_failed(service: Replica) -> None:
+    owner = person("owner")
+    project = await service.create_project(owner)
+    base = f"/v1/projects/{project['id']}/data-sources"
+    _, source = await service.call("POST", base, owner, json={"name": "Ledger"})
+
+    async def ingested(status: str, at: datetime, rows: int = 0) -> dict[str, Any]:
+        event = FileIngested(file_id=uuid.uuid4(), project_id=uuid.UUID(project["id"]),
+                             data_source_id=uuid.UUID(source["id"]), status=status,  # type: ignore[arg-type]
+                             dataset_id=uuid.uuid4() if status == "committed" else None, row_count=rows)
+        envelope = wrap(event, producer="files").model_copy(update={"occurred_at": at})
+        await on_event(service.app[DEPS], DecodedMessage(envelope=envelope, event=event), consumer="test")
+        _, body = await service.call("GET", f"{base}/{source['id']}", owner)
+        return dict(body)
+
+    start = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    assert (await ingested("committed", start, rows=3))["ingestion_status"] == "committed"
+    # Our side failed on the next upload: shown as such, not as a problem with the file.
+    failed = await ingested("failed", start + timedelta(minutes=1))
+    assert (failed["ingestion_status"], failed["row_count"]) == ("failed", 0)
+    assert (await ingested("rejected", start + timedelta(minutes=2)))["ingestion_status"] == "rejected"

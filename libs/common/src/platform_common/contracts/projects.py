@@ -144,7 +144,7 @@ class DataSourceView(BaseModel):
     name: str
     description: str
     created_at: datetime
-    ingestion_status: Literal["committed", "rejected", "duplicate"] | None = Field(
+    ingestion_status: Literal["committed", "rejected", "duplicate", "failed"] | None = Field(
         default=None, description="Outcome of the latest ingested file, null before the first one")
     latest_file_id: uuid.UUID | None = None
     latest_dataset_id: uuid.UUID | None = None

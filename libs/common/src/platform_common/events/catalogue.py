@@ -35,7 +35,8 @@ class FileUploaded(Event):
 
 @register
 class FileIngested(Event):
-    """Ingestion finished: a dataset version was committed whole, or the file was rejected."""
+    """Ingestion finished: a dataset version was committed whole, the file was rejected (its content), it
+    duplicated a stored file, or it failed (our side: a bug or a crashing parser; uploading again may work)."""
 
     TOPIC = "file.ingested"
     TYPE = "file.ingested"
@@ -43,7 +44,7 @@ class FileIngested(Event):
     file_id: uuid.UUID
     project_id: uuid.UUID
     data_source_id: uuid.UUID
-    status: Literal["committed", "rejected", "duplicate"]
+    status: Literal["committed", "rejected", "duplicate", "failed"]
     dataset_id: uuid.UUID | None = None
     row_count: int = 0
     error_count: int = 0

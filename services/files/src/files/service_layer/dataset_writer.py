@@ -30,7 +30,7 @@ from platform_common.outbox import enqueue
 log = logging.getLogger(__name__)
 
 CONSUMER_GROUP = "files"  # the inbox name; the Kafka group is settings.topics.consumer_group
-IngestedStatus = Literal["committed", "rejected", "duplicate"]
+IngestedStatus = Literal["committed", "rejected", "duplicate", "failed"]
 
 
 @dataclass(frozen=True)

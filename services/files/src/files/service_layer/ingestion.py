@@ -144,7 +144,8 @@ async def _mark_failed(deps: IngestionDeps, target: IngestTarget, code: str, mes
     async with deps.pool.acquire() as conn, conn.transaction():
         await PgFilesRepository(conn).set_status(target.file_id, "failed",
                                                  problem={"code": code, "column": None, "message": message})
-        await announce(conn, target, status="rejected", dataset_id=None, row_count=0, error_count=0)
+        # Not "rejected": the file may be fine, and whoever shows the data source should say so.
+        await announce(conn, target, status="failed", dataset_id=None, row_count=0, error_count=0)
 
 
 def _json(value: Any) -> Any:
