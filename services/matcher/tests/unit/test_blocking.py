@@ -229,7 +229,7 @@ def test_a_block_below_the_re_blocking_threshold_compares_every_pair() -> None:
     assert matched["L0007"] == "R0007"
 
 
-def test_a_cold_record_keeps_every_candidate_but_two_hot_ones_need_a_shared_word() -> None:
+def test_a_cold_record_keeps_every_candidate_and_hot_ones_meet_through_words_or_sort_order() -> None:
     n = 700
     left, right = _round_amount_sides(n, lambda i: "CUSTOMR 0005X LIMITD" if i == 5 else f"CUSTOMER {i:04d} LIMITED")
     # In the same exact block, one pair at an amount nobody else has: both records are cold.
@@ -244,6 +244,46 @@ def test_a_cold_record_keeps_every_candidate_but_two_hot_ones_need_a_shared_word
     outcome = match(left.vstack(cold_left), right.vstack(cold_right), _hot_block_rules())  # type: ignore[attr-defined]
     matched = dict(zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True))
     assert matched["L9999"] == "R9999"  # no shared word, compared anyway: neither record is hot
-    # L0005 and its counterpart share no word and both have 700 candidates: never compared.
-    assert "L0005" not in matched
-    assert outcome.stats.passes[0].candidates == (n - 1) + 1
+    # L0005 and its counterpart share no word and both have 700 candidates; sharing no rare word with
+    # anyone, they meet their neighbours in text order, which includes each other.
+    assert matched["L0005"] == "R0005"
+    assert outcome.stats.passes[0].candidates <= (n - 1) + 1 + 4
+
+
+def test_hot_records_whose_only_distinctive_word_has_a_typo_still_meet_their_twin() -> None:
+    # Every word but the number is common ("inv", "ltd"), and the number differs by a typo: no rare
+    # word is shared, but the two sort next to each other (NEIGHBOUR_WINDOW), so they are compared.
+    n = 700
+    left = records(
+        [{"record_id": f"L{i:04d}", "amount": "20.00", "value_date": day(0), "currency": "EUR",
+          "reference": f"INV-{i:05d}X", "counterparty": "Customer Ltd"} for i in range(n)]  # fmt: skip
+    )
+    right = records(
+        [{"record_id": f"R{i:04d}", "amount": "20.00", "value_date": day(i % 3), "currency": "EUR",
+          "reference": f"INV-{i:05d}", "counterparty": "Customer Ltd"} for i in range(n)]  # fmt: skip
+    )
+    rules = rules_from_data(
+        {
+            "passes": [
+                {
+                    "name": "hot",
+                    "blocking": [{"field": "currency"}],
+                    "comparisons": [
+                        {"type": "numeric_tolerance", "absolute": "0.01", "mode": "filter"},
+                        {"type": "date_window", "days": 3, "mode": "filter"},
+                        {"type": "fuzzy", "field": "reference", "algorithm": "jaro_winkler", "mode": "score"},
+                    ],
+                    "auto_match_threshold": 0.9,
+                    "review_threshold": 0.5,
+                }
+            ]
+        }
+    )
+    outcome = match(left, right, rules)
+    stats = outcome.stats.passes[0]
+    assert stats.hot_left_records == n
+    assert stats.candidates < 4 * n  # sort neighbours, not the 490,000 pairs of the block
+    matched = dict(
+        zip(outcome.auto["left_ids"].list.first(), outcome.auto["right_ids"].list.first(), strict=True)
+    )
+    assert matched == {f"L{i:04d}": f"R{i:04d}" for i in range(n)}

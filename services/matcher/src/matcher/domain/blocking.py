@@ -13,7 +13,7 @@ import polars as pl
 
 from matcher.domain.keys import mix_keys
 from matcher.domain.ranges import RangeKey
-from matcher.domain.reblocking import WordSource, hot_rows, word_pairs
+from matcher.domain.reblocking import WordSource, hot_rows, neighbour_pairs, word_pairs
 
 # Blocks with at most this many pairs are joined directly; bigger ones get the next range key.
 DIRECT_JOIN_MAX_PAIRS = 64
@@ -141,7 +141,14 @@ def _final_level(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right:
     # Which blocks are scored densely is decided on the whole level's sizes (no second sizing pass).
     _final_blocks(plan, out, left.join(hot.left, on="row", how="anti"), right, sizes)
     _final_blocks(plan, out, left_hot, right_cold, sizes)
-    li, ri = word_pairs(plan.word_sources, left_hot, right_hot)
+    by_word = word_pairs(plan.word_sources, left_hot, right_hot)
+    # Hot records that share no rare word with anyone meet their neighbours in text order instead.
+    lonely_left = left_hot.join(pl.DataFrame({"row": np.unique(by_word[0])}), on="row", how="anti")
+    lonely_right = right_hot.join(pl.DataFrame({"row": np.unique(by_word[1])}), on="row", how="anti")
+    by_order = neighbour_pairs(plan.word_sources[0], lonely_left, lonely_right)
+    hot_pairs = pl.DataFrame({"l": np.concatenate([by_word[0], by_order[0]]),
+                              "r": np.concatenate([by_word[1], by_order[1]])}).unique()  # fmt: skip
+    li, ri = hot_pairs["l"].to_numpy(), hot_pairs["r"].to_numpy()
     same = (plan.keys.left_a[li] == plan.keys.right_a[ri]) & (plan.keys.left_b[li] == plan.keys.right_b[ri])
     out.pair_left.append(li[same])
     out.pair_right.append(ri[same])

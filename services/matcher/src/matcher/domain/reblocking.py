@@ -23,6 +23,11 @@ import polars as pl
 REBLOCK_MIN_BLOCK_PAIRS = 250_000
 # A (final block, word) group with more pairs than this is a common word there ("inv", "gmbh").
 WORD_GROUP_MAX_PAIRS = 16
+# A hot record that shares no rare word with any other hot record meets the ones this many places
+# after it when its final block is sorted by the first fuzzy field, forwards and reversed: a reference
+# whose only distinctive word has a typo ("INV-0042x" against "INV-0042") shares no rare word with its
+# counterpart, but sorts next to it.
+NEIGHBOUR_WINDOW = 1
 _WORD_SEED = 0x5EED_0003
 
 
@@ -90,6 +95,29 @@ def word_pairs(
         .select("row", "row_r")
         .unique()
     )
+    return pairs["row"].to_numpy().astype(np.int64), pairs["row_r"].to_numpy().astype(np.int64)
+
+
+def neighbour_pairs(source: WordSource, left: pl.DataFrame, right: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct (left row, right row) pairs within NEIGHBOUR_WINDOW places of each other when both sides'
+    rows of one final-level key are sorted together by the text, and again by the reversed text."""
+    if left.height == 0 or right.height == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    entries = pl.concat([
+        left.with_columns(side=pl.lit(0, pl.Int8), text=source.left.gather(left["row"].to_numpy())),
+        right.with_columns(side=pl.lit(1, pl.Int8), text=source.right.gather(right["row"].to_numpy())),
+    ])  # fmt: skip
+    found_left, found_right = [], []
+    for text in (pl.col("text"), pl.col("text").str.reverse()):
+        ordered = entries.sort(pl.col("key"), text, pl.col("side"), pl.col("row"))
+        key, side, row = (ordered[name].to_numpy() for name in ("key", "side", "row"))
+        for step in range(1, NEIGHBOUR_WINDOW + 1):
+            meet = (key[step:] == key[:-step]) & (side[step:] != side[:-step])
+            first, second = row[:-step][meet], row[step:][meet]
+            first_is_left = side[:-step][meet] == 0
+            found_left.append(np.where(first_is_left, first, second))
+            found_right.append(np.where(first_is_left, second, first))
+    pairs = pl.DataFrame({"row": np.concatenate(found_left), "row_r": np.concatenate(found_right)}).unique()
     return pairs["row"].to_numpy().astype(np.int64), pairs["row_r"].to_numpy().astype(np.int64)
 
 
