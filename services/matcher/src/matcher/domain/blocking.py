@@ -13,7 +13,7 @@ import polars as pl
 
 from matcher.domain.keys import mix_keys
 from matcher.domain.ranges import RangeKey
-from matcher.domain.reblocking import WordSource, hot_rows, neighbour_pairs, word_pairs
+from matcher.domain.reblocking import WordSource, hot_pairs, hot_rows
 
 # Blocks with at most this many pairs are joined directly; bigger ones get the next range key.
 DIRECT_JOIN_MAX_PAIRS = 64
@@ -66,8 +66,8 @@ class BlockingPlan:
     range_keys: list[RangeKey]
     dense_min_pairs: int
     max_block_pairs: int
-    split_order: tuple[pl.Series | None, pl.Series | None] | None  # per-side sort strings for splitting
-    word_sources: list[WordSource] = field(default_factory=list)  # fuzzy-compared fields
+    # Normalised text of the fuzzy-compared fields; the first one also orders the splitting of big blocks.
+    word_sources: list[WordSource] = field(default_factory=list)
     hot_candidates: int = 0  # 0: never re-block hot records
 
 
@@ -141,17 +141,7 @@ def _final_level(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right:
     # Which blocks are scored densely is decided on the whole level's sizes (no second sizing pass).
     _final_blocks(plan, out, left.join(hot.left, on="row", how="anti"), right, sizes)
     _final_blocks(plan, out, left_hot, right_cold, sizes)
-    by_word = word_pairs(plan.word_sources, left_hot, right_hot)
-    # Hot records that share no rare word with anyone meet their neighbours in text order instead.
-    lonely_left = left_hot.join(pl.DataFrame({"row": np.unique(by_word[0])}), on="row", how="anti")
-    lonely_right = right_hot.join(pl.DataFrame({"row": np.unique(by_word[1])}), on="row", how="anti")
-    by_order = neighbour_pairs(plan.word_sources[0], lonely_left, lonely_right)
-    hot_pairs = pl.DataFrame({"l": np.concatenate([by_word[0], by_order[0]]),
-                              "r": np.concatenate([by_word[1], by_order[1]])}).unique()  # fmt: skip
-    li, ri = hot_pairs["l"].to_numpy(), hot_pairs["r"].to_numpy()
-    same = (plan.keys.left_a[li] == plan.keys.right_a[ri]) & (plan.keys.left_b[li] == plan.keys.right_b[ri])
-    out.pair_left.append(li[same])
-    out.pair_right.append(ri[same])
+    _add_same_block_pairs(plan, out, *hot_pairs(plan.word_sources, left_hot, right_hot))
     out.hot_left_records += hot.left.height
     out.hot_right_records += hot.right.height
 
@@ -180,9 +170,15 @@ def _join_pairs(
     if keys is not None:
         left = left.join(keys, on="key", how="semi")
     joined = left.join(right, on="key", suffix="_r")
-    li = joined["row"].to_numpy().astype(np.int64)
-    ri = joined["row_r"].to_numpy().astype(np.int64)
-    same = (plan.keys.left_a[li] == plan.keys.right_a[ri]) & (plan.keys.left_b[li] == plan.keys.right_b[ri])
+    _add_same_block_pairs(plan, out, joined["row"].to_numpy().astype(np.int64),
+                          joined["row_r"].to_numpy().astype(np.int64))  # fmt: skip
+
+
+def _add_same_block_pairs(plan: BlockingPlan, out: Candidates, li: np.ndarray, ri: np.ndarray) -> None:
+    """Keep the pairs whose exact block key (both 64-bit halves) is equal: mixed refinement keys and
+    word hashes can collide across exact blocks."""
+    keys = plan.keys
+    same = (keys.left_a[li] == keys.right_a[ri]) & (keys.left_b[li] == keys.right_b[ri])
     out.pair_left.append(li[same])
     out.pair_right.append(ri[same])
 
@@ -241,9 +237,10 @@ def _sorted_neighbourhood(
     side = np.concatenate([np.zeros(len(lrows), dtype=np.int8), np.ones(len(rrows), dtype=np.int8)])
     rows = np.concatenate([lrows, rrows])
     orders: list[np.ndarray] = []
-    lstr, rstr = plan.split_order or (None, None)
-    if lstr is not None and rstr is not None:
-        text = np.concatenate([lstr.gather(lrows).to_numpy(), rstr.gather(rrows).to_numpy()]).astype(str)
+    if plan.word_sources:
+        order_by = plan.word_sources[0]
+        text = np.concatenate([order_by.left.gather(lrows).to_numpy(), order_by.right.gather(rrows).to_numpy()])
+        text = text.astype(str)
         orders.append(np.lexsort((rows, side, text)))
         reversed_text = np.array([t[::-1] for t in text.tolist()], dtype=str)
         orders.append(np.lexsort((rows, side, reversed_text)))

@@ -79,7 +79,6 @@ def blocking_plan(ctx: EngineContext, pass_: Pass, comps: list[Prepared], *, exc
         range_keys=range_keys(comps, exclude_sums=exclude_sums),
         dense_min_pairs=DENSE_MIN_PAIRS_FUZZY if fuzzy else DENSE_MIN_PAIRS_PLAIN,
         max_block_pairs=pass_.max_block_pairs,
-        split_order=(fuzzy[0].left_text, fuzzy[0].right_text) if fuzzy else None,
         word_sources=[
             WordSource(c.left_text, c.right_text) for c in fuzzy if c.left_text is not None and c.right_text is not None
         ],

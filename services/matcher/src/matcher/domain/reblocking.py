@@ -33,7 +33,7 @@ _WORD_SEED = 0x5EED_0003
 
 @dataclass(frozen=True)
 class WordSource:
-    """Normalised text of one fuzzy-compared field per row (null: no words)."""
+    """Normalised text of one fuzzy-compared field per row ("" where missing: no words)."""
 
     left: pl.Series
     right: pl.Series
@@ -74,6 +74,18 @@ def hot_rows(
 
 def _candidates_per_row(frame: pl.DataFrame, other_side_per_key: pl.DataFrame) -> pl.DataFrame:
     return frame.join(other_side_per_key, on="key").group_by("row").agg(candidates=pl.col("n").sum())
+
+
+def hot_pairs(sources: list[WordSource], left: pl.DataFrame, right: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate pairs among hot rows: a shared rare word, or, for rows that share none with anyone,
+    neighbours in text order. Distinct; the caller re-checks the exact block key."""
+    by_word = word_pairs(sources, left, right)
+    lonely_left = left.join(pl.DataFrame({"row": np.unique(by_word[0])}), on="row", how="anti")
+    lonely_right = right.join(pl.DataFrame({"row": np.unique(by_word[1])}), on="row", how="anti")
+    by_order = neighbour_pairs(sources[0], lonely_left, lonely_right)
+    pairs = pl.DataFrame({"row": np.concatenate([by_word[0], by_order[0]]),
+                          "row_r": np.concatenate([by_word[1], by_order[1]])}).unique()  # fmt: skip
+    return pairs["row"].to_numpy(), pairs["row_r"].to_numpy()
 
 
 def word_pairs(
