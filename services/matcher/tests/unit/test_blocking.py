@@ -180,15 +180,25 @@ def _round_amount_sides(n: int, right_name: object) -> tuple[object, object]:
     """n records per side, all 20.00 EUR on the same day: one hot block of n x n pairs."""
     left = records(
         [
-            {"record_id": f"L{i:04d}", "amount": "20.00", "value_date": day(0), "currency": "EUR",
-             "counterparty": f"Customer {i:04d} Ltd"}
+            {
+                "record_id": f"L{i:04d}",
+                "amount": "20.00",
+                "value_date": day(0),
+                "currency": "EUR",
+                "counterparty": f"Customer {i:04d} Ltd",
+            }
             for i in range(n)
         ]  # fmt: skip
     )
     right = records(
         [
-            {"record_id": f"R{i:04d}", "amount": "20.00", "value_date": day(i % 3), "currency": "EUR",
-             "counterparty": right_name(i)}  # type: ignore[operator]
+            {
+                "record_id": f"R{i:04d}",
+                "amount": "20.00",
+                "value_date": day(i % 3),
+                "currency": "EUR",
+                "counterparty": right_name(i),
+            }  # type: ignore[operator]
             for i in range(n)
         ]  # fmt: skip
     )
@@ -225,7 +235,9 @@ def test_a_block_below_the_re_blocking_threshold_compares_every_pair() -> None:
     stats = outcome.stats.passes[0]
     assert stats.hot_left_records == 0
     assert stats.candidates == n * n
-    matched = dict(zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True))
+    matched = dict(
+        zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True)
+    )
     assert matched["L0007"] == "R0007"
 
 
@@ -234,15 +246,31 @@ def test_a_cold_record_keeps_every_candidate_and_hot_ones_meet_through_words_or_
     left, right = _round_amount_sides(n, lambda i: "CUSTOMR 0005X LIMITD" if i == 5 else f"CUSTOMER {i:04d} LIMITED")
     # In the same exact block, one pair at an amount nobody else has: both records are cold.
     cold_left = records(
-        [{"record_id": "L9999", "amount": "35.00", "value_date": day(0), "currency": "EUR",
-          "counterparty": "Jonathan Smyth"}]  # fmt: skip
+        [
+            {
+                "record_id": "L9999",
+                "amount": "35.00",
+                "value_date": day(0),
+                "currency": "EUR",
+                "counterparty": "Jonathan Smyth",
+            }
+        ]  # fmt: skip
     )
     cold_right = records(
-        [{"record_id": "R9999", "amount": "35.00", "value_date": day(1), "currency": "EUR",
-          "counterparty": "Jonathon Smith"}]  # fmt: skip
+        [
+            {
+                "record_id": "R9999",
+                "amount": "35.00",
+                "value_date": day(1),
+                "currency": "EUR",
+                "counterparty": "Jonathon Smith",
+            }
+        ]  # fmt: skip
     )
     outcome = match(left.vstack(cold_left), right.vstack(cold_right), _hot_block_rules())  # type: ignore[attr-defined]
-    matched = dict(zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True))
+    matched = dict(
+        zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True)
+    )
     assert matched["L9999"] == "R9999"  # no shared word, compared anyway: neither record is hot
     # L0005 and its counterpart share no word and both have 700 candidates; sharing no rare word with
     # anyone, they meet their neighbours in text order, which includes each other.
@@ -255,12 +283,30 @@ def test_hot_records_whose_only_distinctive_word_has_a_typo_still_meet_their_twi
     # word is shared, but the two sort next to each other (NEIGHBOUR_WINDOW), so they are compared.
     n = 700
     left = records(
-        [{"record_id": f"L{i:04d}", "amount": "20.00", "value_date": day(0), "currency": "EUR",
-          "reference": f"INV-{i:05d}X", "counterparty": "Customer Ltd"} for i in range(n)]  # fmt: skip
+        [
+            {
+                "record_id": f"L{i:04d}",
+                "amount": "20.00",
+                "value_date": day(0),
+                "currency": "EUR",
+                "reference": f"INV-{i:05d}X",
+                "counterparty": "Customer Ltd",
+            }
+            for i in range(n)
+        ]  # fmt: skip
     )
     right = records(
-        [{"record_id": f"R{i:04d}", "amount": "20.00", "value_date": day(i % 3), "currency": "EUR",
-          "reference": f"INV-{i:05d}", "counterparty": "Customer Ltd"} for i in range(n)]  # fmt: skip
+        [
+            {
+                "record_id": f"R{i:04d}",
+                "amount": "20.00",
+                "value_date": day(i % 3),
+                "currency": "EUR",
+                "reference": f"INV-{i:05d}",
+                "counterparty": "Customer Ltd",
+            }
+            for i in range(n)
+        ]  # fmt: skip
     )
     rules = rules_from_data(
         {
@@ -283,7 +329,5 @@ def test_hot_records_whose_only_distinctive_word_has_a_typo_still_meet_their_twi
     stats = outcome.stats.passes[0]
     assert stats.hot_left_records == n
     assert stats.candidates < 4 * n  # sort neighbours, not the 490,000 pairs of the block
-    matched = dict(
-        zip(outcome.auto["left_ids"].list.first(), outcome.auto["right_ids"].list.first(), strict=True)
-    )
+    matched = dict(zip(outcome.auto["left_ids"].list.first(), outcome.auto["right_ids"].list.first(), strict=True))
     assert matched == {f"L{i:04d}": f"R{i:04d}" for i in range(n)}

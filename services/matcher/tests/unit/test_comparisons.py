@@ -220,7 +220,9 @@ def test_fuzzy_matches_rapidfuzz_on_normalised_text(
 raw_text = st.text(alphabet="ab1é \t\x1c", min_size=1, max_size=6)
 
 
-@given(st.lists(st.tuples(raw_text, raw_text, st.booleans()), min_size=1, max_size=20), st.sampled_from(sorted(SCORERS)))
+@given(
+    st.lists(st.tuples(raw_text, raw_text, st.booleans()), min_size=1, max_size=20), st.sampled_from(sorted(SCORERS))
+)
 @PROPERTY
 def test_identical_strings_score_exactly_what_rapidfuzz_gives_them(
     pairs: list[tuple[str, str, bool]], algorithm: str

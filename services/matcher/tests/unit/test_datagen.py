@@ -121,7 +121,8 @@ def test_aggregate_groups_sum_to_their_payment(aggregate: datagen.MatchingDatase
         (pl.col("amount").sum() - pl.col("amount_r").first()).alias("difference"),
         pl.col("day_diff").abs().max().alias("max_days"),
         (pl.col("counterparty").str.to_lowercase() == pl.col("counterparty_r").str.to_lowercase())
-        .all().alias("same_party"),
+        .all()
+        .alias("same_party"),
         pl.col("kind").first(),
     )
     assert groups.height == payments

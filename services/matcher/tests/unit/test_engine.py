@@ -10,7 +10,7 @@ import pytest
 from synthetic import Scenario, generate
 
 from conftest import day, records
-from matcher.domain import InputError, MatchOutcome, match, rules_from_data
+from matcher.domain import InputError, MatchOutcome, match, rules_from_data, scoring
 
 AMOUNT = {"type": "numeric_tolerance", "absolute": "0.01"}
 DATE = {"type": "date_window", "days": 3}
@@ -102,6 +102,18 @@ def test_explaining_a_batch_gives_the_rows_of_the_full_rendering(messy: tuple[pl
     unmatched = outcome.explain_unmatched("right")
     assert outcome.explain_unmatched("right", unmatched.tail(5)).equals(unmatched.tail(5))
     assert all(json.loads(e)["reason"] == r for e, r in unmatched.select("explanation", "reason").rows())
+
+
+def test_scoring_on_several_threads_gives_the_single_threaded_output(
+    messy: tuple[pl.DataFrame, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = rules_from_data(TWO_PASSES)
+    single = match(*messy, rules, workers=1)
+    monkeypatch.setattr(scoring, "_THREAD_CHUNK", 97)  # many small tasks, finishing out of order
+    threaded = match(*messy, rules, workers=2)
+    assert single.matched.equals(threaded.matched)
+    for side in ("left", "right"):
+        assert single.explain_unmatched(side).equals(threaded.explain_unmatched(side))
 
 
 def test_identical_candidates_go_to_review_not_auto() -> None:

@@ -158,9 +158,7 @@ def _final_blocks(
         _join_pairs(plan, out, left, right, small.select("key") if big.height else None)
     if big.height:
         big_keys = big.select("key")
-        _dense_blocks(
-            plan, out, left.join(big_keys, on="key", how="semi"), right.join(big_keys, on="key", how="semi")
-        )
+        _dense_blocks(plan, out, left.join(big_keys, on="key", how="semi"), right.join(big_keys, on="key", how="semi"))
 
 
 def _join_pairs(

@@ -24,10 +24,8 @@ from matcher.domain.reblocking import WordSource
 from matcher.domain.records import Side, common_scale, minor_units, normalised_pair
 from matcher.domain.rule_parts import KeyExpr
 from matcher.domain.rules import Pass
-from matcher.domain.scoring import Scored, best_per_row, score_block, score_pairs
+from matcher.domain.scoring import Scored, best_per_row, score_block, score_pairs_threaded
 from matcher.domain.stats import PassStats
-
-_PAIR_CHUNK = 2_000_000  # bounds the temporaries of pairwise scoring
 
 
 @dataclass
@@ -155,12 +153,7 @@ def score_candidates(
     ctx: EngineContext, comps: list[Prepared], cands: Candidates, cutoffs: list[float], floor: float | None = None
 ) -> Scored:
     li, ri = cands.pairs()
-    parts = [
-        score_pairs(
-            comps, li[s : s + _PAIR_CHUNK], ri[s : s + _PAIR_CHUNK], cutoffs=cutoffs, workers=ctx.workers, floor=floor
-        )
-        for s in range(0, len(li), _PAIR_CHUNK)
-    ]
+    parts = [score_pairs_threaded(comps, li, ri, cutoffs=cutoffs, workers=ctx.workers, floor=floor)]
     for lrows, rrows in cands.dense_blocks + cands.split_blocks:
         parts.append(score_block(comps, lrows, rrows, cutoffs=cutoffs, workers=ctx.workers, floor=floor))
     return Scored.concat(parts)

@@ -88,9 +88,7 @@ def hot_pairs(sources: list[WordSource], left: pl.DataFrame, right: pl.DataFrame
     return pairs["row"].to_numpy(), pairs["row_r"].to_numpy()
 
 
-def word_pairs(
-    sources: list[WordSource], left: pl.DataFrame, right: pl.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
+def word_pairs(sources: list[WordSource], left: pl.DataFrame, right: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (left row, right row) pairs sharing a final-level key and a word that is rare there."""
     left_words = _words(sources, left, "left")
     right_words = _words(sources, right, "right")

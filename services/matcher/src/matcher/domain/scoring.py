@@ -6,6 +6,7 @@ value drop out of both sums; a pass without score-mode comparisons scores every 
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,9 @@ from matcher.domain.comparators import Prepared, evaluate, evaluate_block
 # In a dense block, cdist over the whole matrix beats cpdist over the survivors of the cheap
 # filters unless the filters removed most of it.
 _DENSE_SURVIVOR_SHARE = 0.3
+# Pairs per task when scoring on several threads: small enough that the single-threaded glue of one
+# task (gathering strings, numpy) overlaps another task's rapidfuzz, large enough to amortise it.
+_THREAD_CHUNK = 262_144
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,28 @@ def score_pairs(
         # makes near-identical evidence a real tie (broken by record_id) instead of float noise.
         score = np.round(score, 6)
     return Scored(li[alive], ri[alive], score)
+
+
+def score_pairs_threaded(
+    comps: list[Prepared], li: np.ndarray, ri: np.ndarray, *, cutoffs: list[float], workers: int,
+    floor: float | None = None,
+) -> Scored:  # fmt: skip
+    """`score_pairs` over chunks (bounding its temporaries) on `workers` threads, in pair order.
+
+    rapidfuzz, polars and most numpy kernels release the GIL, but the glue between them does not:
+    one task per core with rapidfuzz on one thread keeps both cores busy, where one task with
+    rapidfuzz on two threads leaves one idle between its calls (3.5 s -> 2.7 s for 2.2M pairs).
+    """
+    starts = range(0, len(li), _THREAD_CHUNK)
+
+    def task(start: int) -> Scored:
+        chunk = slice(start, start + _THREAD_CHUNK)
+        return score_pairs(comps, li[chunk], ri[chunk], cutoffs=cutoffs, workers=1, floor=floor)
+
+    if workers <= 1 or len(starts) <= 1:
+        return Scored.concat([task(start) for start in starts])
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="score") as pool:
+        return Scored.concat(list(pool.map(task, starts)))
 
 
 def score_block(
