@@ -93,6 +93,11 @@ class Ingestor:
                                     "ORDER BY line_no", dataset_id)
         return [tuple(row) for row in rows]
 
+    async def fingerprint_scheme(self, dataset_id: uuid.UUID) -> int:
+        async with self.pool.acquire() as conn:
+            scheme: int = await conn.fetchval("SELECT fingerprint_scheme FROM datasets WHERE id = $1", dataset_id)
+        return scheme
+
     async def ingested_events(self) -> list[FileIngested]:
         async with self.pool.acquire() as conn:
             payloads = await conn.fetch("SELECT payload FROM outbox WHERE topic = $1 ORDER BY created_at, id",

@@ -17,6 +17,7 @@ from ingest_kit import BANK_MAPPING, Ingestor, build_ingestor, csv_bytes, money
 
 from files.adapters.parser_pool import ParserPool
 from files.domain import ColumnMapping, parse_file
+from files.domain.canonical import CURRENT_FINGERPRINT_SCHEME
 from files.service_layer.ingestion import receive_file
 from platform_common.errors import PermanentError
 from platform_common.events import FileUploaded, decode, encode, wrap
@@ -86,6 +87,30 @@ async def test_identical_rows_in_one_file_are_kept_and_overlaps_are_stored_once(
 
     elsewhere = await kit.ingest(csv_bytes(x, y), source="other account")
     assert (elsewhere["row_count"], elsewhere["skipped_duplicates"]) == (2, 0)  # overlap is per data source
+
+
+async def test_a_data_source_keeps_the_fingerprint_scheme_of_its_stored_datasets(kit: Ingestor) -> None:
+    x, y = "13/03/2024,10.00,EUR,R-X,Shop", "14/03/2024,7.50,EUR,R-Y,Cafe"
+    fresh = await kit.ingest(csv_bytes(x), source="new account")
+    assert await kit.fingerprint_scheme(fresh["dataset_id"]) == CURRENT_FINGERPRINT_SCHEME == 2
+
+    legacy_csv = csv_bytes(x, y)
+    legacy = await kit.ingest(legacy_csv, source="old account", filename="march-1.csv")
+    # Make it a dataset stored before BLAKE3: scheme 1, its rows fingerprinted with BLAKE2b by the same parser.
+    chunks = parse_file(io.BytesIO(legacy_csv), filename="march-1.csv",
+                        mapping=ColumnMapping.model_validate(BANK_MAPPING), fingerprint_scheme=1)
+    v1 = pl.concat([chunk.frame for chunk in chunks]).select("line", "fingerprint").rows()
+    stored = await kit.records(legacy["dataset_id"], "line_no", "fingerprint")
+    assert [(line, bytes(f)) for line, f in stored] != v1 and len(stored) == len(v1) == 2
+    async with kit.pool.acquire() as conn:
+        await conn.executemany("UPDATE records SET fingerprint = $3 WHERE dataset_id = $1 AND line_no = $2",
+                               [(legacy["dataset_id"], line, fingerprint) for line, fingerprint in v1])
+        await conn.execute("UPDATE datasets SET fingerprint_scheme = 1 WHERE id = $1", legacy["dataset_id"])
+
+    overlapping = await kit.ingest(csv_bytes(y, "15/03/2024,1.00,EUR,R-Z,Bus"), source="old account",
+                                   filename="march-2.csv")
+    assert (overlapping["row_count"], overlapping["skipped_duplicates"]) == (1, 1)  # R-Y recognised across schemes
+    assert await kit.fingerprint_scheme(overlapping["dataset_id"]) == 1
 
 
 async def test_a_rejected_file_leaves_no_records_only_its_error_report(kit: Ingestor) -> None:

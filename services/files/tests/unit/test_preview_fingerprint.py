@@ -7,12 +7,13 @@ from datetime import date
 from decimal import Decimal
 
 import polars as pl
+import pytest
 from files_testkit import mapping, run
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from files.domain import ColumnMapping, fingerprint_key, preview, row_fingerprint
-from files.domain.canonical import finish_frame
+from files.domain.canonical import FINGERPRINT_SCHEMES, finish_frame
 
 BANK_CSV = (
     "Kontoauszug;;;;\n"
@@ -69,9 +70,21 @@ def test_records_carry_the_reference_fingerprint() -> None:
                               value_date=row.value_date, booking_date=row.booking_date, reference=row.reference,
                               counterparty=row.counterparty, description=row.description, extras=row.extras)
         assert row.fingerprint == row_fingerprint(key)
-    assert fingerprint_key(external_id="7", amount="1.50", currency="EUR", value_date=None,
-                           booking_date=date(2024, 1, 5), reference=None, counterparty=None, description="a\x1fb",
-                           extras=None) == "v1\x1f7\x1f1.5\x1fEUR\x1f\x1f19727\x1f\x1f\x1fa\x1e\x1fb\x1f"
+    for scheme in FINGERPRINT_SCHEMES:
+        assert fingerprint_key(external_id="7", amount="1.50", currency="EUR", value_date=None,
+                               booking_date=date(2024, 1, 5), reference=None, counterparty=None,
+                               description="a\x1fb", extras=None, scheme=scheme) == (
+            f"v{scheme}\x1f7\x1f1.5\x1fEUR\x1f\x1f19727\x1f\x1f\x1fa\x1e\x1fb\x1f")
+
+
+def test_the_schemes_hash_with_blake2b_and_blake3() -> None:
+    # Published test vectors: BLAKE2b-512("abc") and BLAKE3("abc"), first 16 bytes.
+    assert row_fingerprint("abc", scheme=1) == bytes.fromhex("ba80a53f981c4d0d6a2797b69f12f6e9")
+    assert row_fingerprint("abc", scheme=2) == bytes.fromhex("6437b3ac38465133ffb63b75273a8db5")
+    assert row_fingerprint("", scheme=2) == bytes.fromhex("af1349b9f5f9a1a6a0404dea36dcc949")
+    with pytest.raises(ValueError, match="unknown fingerprint scheme 3"):
+        fingerprint_key(external_id=None, amount=None, currency=None, value_date=None, booking_date=None,
+                        reference=None, counterparty=None, description=None, extras=None, scheme=3)
 
 
 _TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list("ab \x1e\x1f\\é")), min_size=1, max_size=6))
@@ -79,10 +92,11 @@ _TEXT = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list("ab \x1e\x1f\
 
 @given(rows=st.lists(st.tuples(_TEXT, _TEXT, st.decimals(min_value=-10**6, max_value=10**6, places=2),
                                st.dates(min_value=date(1990, 1, 1), max_value=date(2100, 1, 1))),
-                     min_size=1, max_size=20), separators_possible=st.booleans())
+                     min_size=1, max_size=20), separators_possible=st.booleans(),
+       scheme=st.sampled_from(FINGERPRINT_SCHEMES))
 @settings(max_examples=60, deadline=None)
 def test_vectorised_key_equals_the_reference(rows: list[tuple[str | None, str | None, Decimal, date]],
-                                             separators_possible: bool) -> None:
+                                             separators_possible: bool, scheme: int) -> None:
     escape_needed = any("\x1e" in (t or "") or "\x1f" in (t or "") for r in rows for t in r[:2])
     frame = pl.DataFrame({
         "__line": list(range(len(rows))), "external_id": [r[0] for r in rows], "amount": [str(r[2]) for r in rows],
@@ -91,10 +105,10 @@ def test_vectorised_key_equals_the_reference(rows: list[tuple[str | None, str | 
     }, schema={"__line": pl.Int64, "external_id": pl.String, "amount": pl.String, "currency": pl.String,
                "value_date": pl.Date, "booking_date": pl.Date, "reference": pl.String, "counterparty": pl.String,
                "description": pl.String})
-    finished = finish_frame(frame, [], may_hold_separators=separators_possible or escape_needed)
+    finished = finish_frame(frame, [], may_hold_separators=separators_possible or escape_needed, scheme=scheme)
     for (external_id, description, amount, value_date), fingerprint in zip(rows, finished["fingerprint"],
                                                                            strict=True):
         key = fingerprint_key(external_id=external_id, amount=str(amount), currency="EUR", value_date=value_date,
                               booking_date=None, reference=None, counterparty=None, description=description,
-                              extras=None)
-        assert fingerprint == row_fingerprint(key)
+                              extras=None, scheme=scheme)
+        assert fingerprint == row_fingerprint(key, scheme=scheme)

@@ -72,12 +72,21 @@ class PgDatasetsRepository:
             "SELECT id FROM datasets WHERE data_source_id = $1 AND status = 'committed'", data_source_id)
         return [row["id"] for row in rows]
 
+    async def fingerprint_scheme(self, data_source_id: uuid.UUID) -> int | None:
+        """The scheme of the data source's committed datasets (None before its first one)."""
+        schemes = await self._conn.fetch(
+            "SELECT DISTINCT fingerprint_scheme FROM datasets WHERE data_source_id = $1 AND status = 'committed'",
+            data_source_id)
+        if len(schemes) > 1:  # never written so: de-duplication across them would be impossible
+            raise RuntimeError(f"data source {data_source_id} mixes fingerprint schemes {sorted(schemes)}")
+        return int(schemes[0]["fingerprint_scheme"]) if schemes else None
+
     async def start(self, *, dataset_id: uuid.UUID, project_id: uuid.UUID, data_source_id: uuid.UUID,
-                    file_id: uuid.UUID, on_error: str) -> None:
+                    file_id: uuid.UUID, on_error: str, fingerprint_scheme: int) -> None:
         await self._conn.execute(
-            "INSERT INTO datasets (id, project_id, data_source_id, file_id, status, on_error) "
-            "VALUES ($1, $2, $3, $4, 'loading', $5)",
-            dataset_id, project_id, data_source_id, file_id, on_error,
+            "INSERT INTO datasets (id, project_id, data_source_id, file_id, status, on_error, fingerprint_scheme) "
+            "VALUES ($1, $2, $3, $4, 'loading', $5, $6)",
+            dataset_id, project_id, data_source_id, file_id, on_error, fingerprint_scheme,
         )
 
     async def create_partition(self, dataset_id: uuid.UUID) -> str:

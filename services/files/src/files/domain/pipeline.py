@@ -25,10 +25,10 @@ import polars as pl
 from files.domain.canonical import (
     CANONICAL_SCHEMA,
     COPY_COLUMNS,
+    CURRENT_FINGERPRINT_SCHEME,
     CanonicalRecord,
     OccurrenceCounter,
-    canonical_columns,
-    fingerprints,
+    finish_frame,
     records,
 )
 from files.domain.dates import ExplicitDateFormat
@@ -164,8 +164,9 @@ def prepare(source: TabularSource, mapping: ColumnMapping | None, options: Parse
 def prefetched(items: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
     """Produce the next items on a worker thread while the caller handles this one.
 
-    Tokenising and normalising are mostly polars work that releases the GIL; fingerprint hashing
-    holds it. Overlapping the two uses a second core when there is one and costs little when not.
+    Tokenising, normalising and hashing are mostly polars work that releases the GIL; numbering
+    occurrences and the caller's own work hold it. Overlapping the two uses a second core when there is
+    one and costs little when not.
     Closing the generator stops the worker after its current item, then closes `items`.
     """
     handoff: queue.Queue[tuple[bool, object]] = queue.Queue(maxsize=depth)
@@ -229,7 +230,9 @@ def late_problems(prepared: Prepared) -> list[FileProblem]:
 
 
 def parse_file(stream: BinaryIO, *, filename: str, mapping: ColumnMapping | None = None,
-               options: ParseOptions | None = None) -> Iterator[ParsedChunk]:
+               options: ParseOptions | None = None,
+               fingerprint_scheme: int = CURRENT_FINGERPRINT_SCHEME) -> Iterator[ParsedChunk]:
+    """`fingerprint_scheme`: the data source's (see canonical.py); storage de-duplicates by fingerprint."""
     options = options or ParseOptions()
     stream = ensure_seekable(stream)
     collector = _ErrorCollector(options.max_reported_errors)
@@ -259,23 +262,21 @@ def parse_file(stream: BinaryIO, *, filename: str, mapping: ColumnMapping | None
         extra_columns = [(f.name, f.output) for f in prepared.plan.fields if f.extra]
         occurrences = OccurrenceCounter()
 
-        def normalise(batch: RawBatch) -> tuple[RawBatch, list[RowError], pl.DataFrame, list[bytes]]:
+        def normalise(batch: RawBatch) -> tuple[RawBatch, list[RowError], pl.DataFrame]:
             normalised = normaliser.normalise(batch)
             errors = sorted(batch.errors + normalised.errors, key=lambda e: e.line)
-            frame, keys = canonical_columns(normalised.frame, extra_columns,
-                                            may_hold_separators=normalised.may_hold_separators)
-            return batch, errors, frame, keys
+            frame = finish_frame(normalised.frame, extra_columns, may_hold_separators=normalised.may_hold_separators,
+                                 scheme=fingerprint_scheme)
+            return batch, errors, frame
 
-        for batch, errors, columns, keys in prefetched(normalise(batch) for batch in prepared.batches):
+        for batch, errors, columns in prefetched(normalise(batch) for batch in prepared.batches):
             collector.add(errors)
             rows_read += batch.rows_read
             if collector.count and options.on_error is OnError.REJECT:
                 frame = empty_canonical_frame()  # rejected: stop handing out rows, keep collecting errors
             else:
-                digests = fingerprints(keys)
-                frame = columns.with_columns(
-                    pl.Series("fingerprint", digests, dtype=pl.Binary),
-                    pl.Series("occurrence", occurrences.assign(digests), dtype=pl.UInt32))
+                frame = columns.with_columns(pl.Series(
+                    "occurrence", occurrences.assign(columns["fingerprint"].to_list()), dtype=pl.UInt32))
                 rows_accepted += frame.height
             if frame.height or errors:
                 yield ParsedChunk(index=index, frame=frame.select(COPY_COLUMNS), errors=tuple(errors),

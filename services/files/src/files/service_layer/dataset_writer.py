@@ -21,6 +21,7 @@ from files.adapters.parser_pool import ParserPool
 from files.adapters.repository import PgFilesRepository
 from files.adapters.storage.locator import LocalObject
 from files.config import SERVICE
+from files.domain.canonical import CURRENT_FINGERPRINT_SCHEME
 from files.metrics import INGEST_STAGE_DURATION, INGESTED_FILES, INGESTED_ROWS
 from files.service_layer.parse_worker import IngestJob, IngestOutcome, ingest_to_socket
 from platform_common.events import FileIngested
@@ -92,11 +93,13 @@ async def write_dataset(pool: asyncpg.Pool, parsers: ParserPool, target: IngestT
             if original is not None and original["status"] == "committed":
                 await _record_duplicate(conn, target, original)
                 return True
+            scheme = await datasets.fingerprint_scheme(target.data_source_id) or CURRENT_FINGERPRINT_SCHEME
             await datasets.start(dataset_id=dataset_id, project_id=target.project_id,
                                  data_source_id=target.data_source_id, file_id=target.file_id,
-                                 on_error=target.on_error)
+                                 on_error=target.on_error, fingerprint_scheme=scheme)
             table = await datasets.create_partition(dataset_id)
-            outcome, copied = await _copy(parsers, datasets, table, target, local, timeout_s=timeout_s)
+            outcome, copied = await _copy(parsers, datasets, table, target, local, fingerprint_scheme=scheme,
+                                          timeout_s=timeout_s)
             clock.lap("copy")
             if outcome.status != "accepted":
                 raise _NotCommitted(outcome)
@@ -135,12 +138,13 @@ async def write_dataset(pool: asyncpg.Pool, parsers: ParserPool, target: IngestT
 
 
 async def _copy(parsers: ParserPool, datasets: PgDatasetsRepository, table: str, target: IngestTarget,
-                local: LocalObject, *, timeout_s: float) -> tuple[IngestOutcome, int]:
+                local: LocalObject, *, fingerprint_scheme: int, timeout_s: float) -> tuple[IngestOutcome, int]:
     """Parse in a worker process and COPY what it streams, concurrently; then the worker's verdict."""
     # Extras only come from a mapping that names them (or from a bank format's own mapping).
     with_extras = target.mapping is None or bool(target.mapping.get("extras"))
     job = IngestJob(path=str(local.path), filename=target.filename, mapping=target.mapping,
-                    options={**target.options, "on_error": target.on_error}, with_extras=with_extras)
+                    options={**target.options, "on_error": target.on_error}, with_extras=with_extras,
+                    fingerprint_scheme=fingerprint_scheme)
     async with parsers.stream(ingest_to_socket, job) as stream:
         try:
             copied = await datasets.copy_records(table, stream.chunks(), with_extras=with_extras, timeout_s=timeout_s)
@@ -178,8 +182,11 @@ async def _record_rejection(pool: asyncpg.Pool, target: IngestTarget, dataset_id
         datasets, files = PgDatasetsRepository(conn), PgFilesRepository(conn)
         if not await claim(conn, consumer=CONSUMER_GROUP, event_id=target.event_id):
             return False
+        # No records are kept, so the scheme is only what this attempt would have used.
+        scheme = await datasets.fingerprint_scheme(target.data_source_id) or CURRENT_FINGERPRINT_SCHEME
         await datasets.start(dataset_id=dataset_id, project_id=target.project_id,
-                             data_source_id=target.data_source_id, file_id=target.file_id, on_error=target.on_error)
+                             data_source_id=target.data_source_id, file_id=target.file_id, on_error=target.on_error,
+                             fingerprint_scheme=scheme)
         await datasets.finish(dataset_id, status="rejected", row_count=0, error_count=outcome.error_count,
                               skipped_duplicates=0, problems=outcome.problems, detected=outcome.detected,
                               duration_ms=clock.total_ms, timings={**clock.stages, "parser": outcome.timings})

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from files.adapters.records_text import encode_records
+from files.domain.canonical import CURRENT_FINGERPRINT_SCHEME
 from files.domain.errors import ErrorCode, FileProblem
 from files.domain.mapping import ColumnMapping, ParseOptions
 from files.domain.pipeline import ParsedChunk, ParseSummary, parse_file, prefetched
@@ -30,6 +31,7 @@ class IngestJob:
     mapping: dict[str, Any] | None
     options: dict[str, Any]
     with_extras: bool = True
+    fingerprint_scheme: int = CURRENT_FINGERPRINT_SCHEME  # the data source's (see domain/canonical.py)
 
 
 @dataclass
@@ -90,7 +92,8 @@ def ingest_to_socket(socket_path: str, job: IngestJob) -> IngestOutcome:
         return chunk, payload
 
     with sink, Path(job.path).open("rb") as stream:
-        parsed = prefetched(timed_parse(parse_file(stream, filename=job.filename, mapping=mapping, options=options)))
+        parsed = prefetched(timed_parse(parse_file(stream, filename=job.filename, mapping=mapping, options=options,
+                                                   fingerprint_scheme=job.fingerprint_scheme)))
         encoded = prefetched(encode(chunk) for chunk in parsed)
         try:
             for chunk, payload in encoded:
