@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from matcher.domain.keys import mix_keys
+
 # Only exact blocks with at least this many final-level pairs are re-blocked: below it scoring every
 # pair is cheap, and a typo that shares no word with its counterpart still gets compared.
 REBLOCK_MIN_BLOCK_PAIRS = 250_000
@@ -80,28 +82,38 @@ def hot_pairs(sources: list[WordSource], left: pl.DataFrame, right: pl.DataFrame
     """Candidate pairs among hot rows: a shared rare word, or, for rows that share none with anyone,
     neighbours in text order. Distinct; the caller re-checks the exact block key."""
     by_word = word_pairs(sources, left, right)
-    lonely_left = left.join(pl.DataFrame({"row": np.unique(by_word[0])}), on="row", how="anti")
-    lonely_right = right.join(pl.DataFrame({"row": np.unique(by_word[1])}), on="row", how="anti")
+    lonely_left = left.filter(~pl.Series(_marked(by_word[0], left["row"])))
+    lonely_right = right.filter(~pl.Series(_marked(by_word[1], right["row"])))
+    # Disjoint from the word pairs: every pair by order has a lonely left row, which has no word pair.
     by_order = neighbour_pairs(sources[0], lonely_left, lonely_right)
-    pairs = pl.DataFrame({"row": np.concatenate([by_word[0], by_order[0]]),
-                          "row_r": np.concatenate([by_word[1], by_order[1]])}).unique()  # fmt: skip
-    return pairs["row"].to_numpy(), pairs["row_r"].to_numpy()
+    return np.concatenate([by_word[0], by_order[0]]), np.concatenate([by_word[1], by_order[1]])
+
+
+def _marked(found: np.ndarray, rows: pl.Series) -> np.ndarray:
+    """For each of `rows`: is it among `found`? (Row numbers are dense: a lookup table, not a sort.)"""
+    row_numbers = rows.to_numpy()
+    size = int(max(row_numbers.max(initial=-1), found.max(initial=-1))) + 1
+    table = np.zeros(size, dtype=bool)
+    table[found] = True
+    marked: np.ndarray = table[row_numbers]
+    return marked
 
 
 def word_pairs(sources: list[WordSource], left: pl.DataFrame, right: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Distinct (left row, right row) pairs sharing a final-level key and a word that is rare there."""
     left_words = _words(sources, left, "left")
     right_words = _words(sources, right, "right")
-    on = ["key", "word"]
+    # (key, word) as one 64-bit group id: grouping and joining on one integer column is several times
+    # cheaper than on two, and a mixed collision is as unlikely as the word hashes' own.
     groups = (
-        left_words.group_by(on).len("n_left")
-        .join(right_words.group_by(on).len("n_right"), on=on)
+        left_words.group_by("group").len("n_left")
+        .join(right_words.group_by("group").len("n_right"), on="group")
         .filter(pl.col("n_left").cast(pl.Int64) * pl.col("n_right") <= WORD_GROUP_MAX_PAIRS)
-        .select(on)
+        .select("group")
     )  # fmt: skip
     pairs = (
-        left_words.join(groups, on=on, how="semi")
-        .join(right_words.join(groups, on=on, how="semi"), on=on, suffix="_r")
+        left_words.join(groups, on="group", how="semi")
+        .join(right_words.join(groups, on="group", how="semi"), on="group", suffix="_r")
         .select("row", "row_r")
         .unique()
     )
@@ -132,7 +144,8 @@ def neighbour_pairs(source: WordSource, left: pl.DataFrame, right: pl.DataFrame)
 
 
 def _words(sources: list[WordSource], frame: pl.DataFrame, side: str) -> pl.DataFrame:
-    """(row, key, word hash) for every word of every source field of the frame's rows."""
+    """(row, group) for every word of every source field of the frame's rows, where group mixes the
+    row's final-level key with the word's hash."""
     rows = frame.select("row").unique()
     row_numbers = rows["row"].to_numpy()
     parts = []
@@ -146,4 +159,6 @@ def _words(sources: list[WordSource], frame: pl.DataFrame, side: str) -> pl.Data
             .select("row", pl.col("word").hash(seed=_WORD_SEED + index).alias("word"))
         )
     words = pl.concat(parts).unique()
-    return frame.join(words, on="row")
+    joined = frame.join(words, on="row")
+    group = mix_keys(joined["key"].to_numpy(), joined["word"].to_numpy())
+    return pl.DataFrame({"row": joined["row"], "group": group})
