@@ -83,8 +83,9 @@ def _nearest_in_pass(ctx: EngineContext, pass_: Pass, comps: list[Prepared], sid
     own = pl.DataFrame({"pos": own_rows, "key": own_key[rows[own_rows]]})
     other_rows = np.flatnonzero(other_valid)
     # Only blocks that hold an unmatched record matter; usually a small share of the other side.
-    candidates = pl.DataFrame({"other": other_rows, "key": other_key[other_rows]}).join(
-        own.select("key").unique(), on="key", how="semi"
+    # (A filter, unlike a semi join, keeps row order: the sorts below rely on it.)
+    candidates = pl.DataFrame({"other": other_rows, "key": other_key[other_rows]}).filter(
+        pl.col("key").is_in(own["key"].unique().implode())
     )
     sort_comp = next((c for c in comps if c.kind == "numeric"), None) or next(
         (c for c in comps if c.kind == "date"), None
@@ -102,13 +103,14 @@ def _nearest_in_pass(ctx: EngineContext, pass_: Pass, comps: list[Prepared], sid
         own_source = rows[own["pos"].to_numpy()]
         own = own.with_columns(value=pl.lit(own_values[own_source])).filter(pl.lit(own_ok[own_source]))
         other_source = candidates["other"].to_numpy()
+        # Both frames are in row order already, so a stable sort by value alone is the (value, row) order.
         candidates = (
             candidates.with_columns(value=pl.lit(other_values[other_source]))
             .filter(pl.lit(other_ok[other_source]))
-            .sort("value", "other")
+            .sort("value", maintain_order=True)
             .unique(subset=["key", "value"], keep="first", maintain_order=True)
         )
-        joined = own.sort("value", "pos").join_asof(
+        joined = own.sort("value", maintain_order=True).join_asof(
             candidates, on="value", by="key", strategy="nearest", check_sortedness=False
         )
     joined = joined.filter(pl.col("other").is_not_null())

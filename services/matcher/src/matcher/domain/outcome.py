@@ -39,7 +39,9 @@ def build_matched(ctx: EngineContext, rules: RuleSet, all_matches: list[PassMatc
     frames = [_pass_frame(ctx, rules, m) for m in all_matches if m.count]
     if not frames:
         return pl.DataFrame(schema=MATCHED_SCHEMA)
-    return pl.concat(frames).sort("pass_index", "match_id")
+    # Ordered by (pass_index, match_id): passes come in order, and a one-to-one pass's matches are
+    # already in left-row (= record_id) order, so usually there is nothing to sort.
+    return pl.concat([f if f["match_id"].is_sorted() else f.sort("match_id") for f in frames])
 
 
 def _pass_frame(ctx: EngineContext, rules: RuleSet, matches: PassMatches) -> pl.DataFrame:
