@@ -109,9 +109,10 @@ AGGREGATE_RULES: dict[str, Any] = {
 RULES = {"exact": EXACT_RULES, "fuzzy": FUZZY_RULES, "aggregate": AGGREGATE_RULES}
 
 
-def _member_pairs(matched: pl.DataFrame) -> pl.DataFrame:
+def _member_pairs(matched: pl.LazyFrame) -> pl.DataFrame:
+    # Lazy, so the filtered match table is never materialised next to its exploded pairs.
     return (matched.select(pl.col("left_ids").alias("left_id"), pl.col("right_ids").alias("right_id"))
-            .explode("left_id").explode("right_id"))
+            .explode("left_id").explode("right_id").collect())
 
 
 def _stages(stats: dict[str, Any]) -> dict[str, float]:
@@ -133,10 +134,10 @@ def run_rules(rules_document: dict[str, Any], left: pl.DataFrame, right: pl.Data
     nearest = (outcome.unmatched_left.filter(pl.col("nearest_id").is_not_null())
                .select(pl.col("record_id").alias("left_id"), pl.col("nearest_id").alias("right_id")))
     return SystemRun(
-        _member_pairs(matched.filter(pl.col("status") == "auto")),
+        _member_pairs(matched.lazy().filter(pl.col("status") == "auto")),
         int(stats["candidates"]),
         _stages(stats),
-        review_pairs=_member_pairs(matched.filter(pl.col("status") == "review")),
+        review_pairs=_member_pairs(matched.lazy().filter(pl.col("status") == "review")),
         nearest_pairs=nearest,
         details={"stats": stats, "oversized_blocks_split": stats.get("oversized_blocks_split"),
                  "hot_records_reblocked": stats.get("hot_records_reblocked")},
