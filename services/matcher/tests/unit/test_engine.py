@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 
 import polars as pl
@@ -10,7 +11,7 @@ import pytest
 from synthetic import Scenario, generate
 
 from conftest import day, records
-from matcher.domain import InputError, MatchOutcome, match, rules_from_data, scoring
+from matcher.domain import InputError, MatchOutcome, engine, match, nearest, rules_from_data, scoring
 
 AMOUNT = {"type": "numeric_tolerance", "absolute": "0.01"}
 DATE = {"type": "date_window", "days": 3}
@@ -114,6 +115,30 @@ def test_scoring_on_several_threads_gives_the_single_threaded_output(
     assert single.matched.equals(threaded.matched)
     for side in ("left", "right"):
         assert single.explain_unmatched(side).equals(threaded.explain_unmatched(side))
+
+
+def test_the_early_nearest_search_is_used_and_equals_the_late_one(
+    messy: tuple[pl.DataFrame, pl.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one_to_one_last = {"passes": TWO_PASSES["passes"][:2]}  # the early search needs a one-to-one last pass
+    rules = rules_from_data(one_to_one_last)
+    searches: list[str] = []
+    search = nearest.search
+
+    def observed(*args: object, **kwargs: object) -> nearest.Fallback:
+        searches.append(threading.current_thread().name)
+        return search(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(nearest, "search", observed)
+    early = match(*messy, rules)
+    assert searches and all(name.startswith("nearest-search") for name in searches)
+
+    monkeypatch.setattr(engine, "start_nearest_search", lambda *args, **kwargs: None)
+    searches.clear()
+    late = match(*messy, rules)
+    assert searches and not any(name.startswith("nearest-search") for name in searches)
+    for side in ("left", "right"):
+        assert early.explain_unmatched(side).equals(late.explain_unmatched(side))
 
 
 def test_identical_candidates_go_to_review_not_auto() -> None:

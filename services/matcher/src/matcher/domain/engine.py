@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -14,10 +15,11 @@ import polars as pl
 from matcher.domain.comparators import prepare_pass
 from matcher.domain.explain import Explainer
 from matcher.domain.grouping import run_grouped
-from matcher.domain.outcome import build_matched, build_unmatched, unmatched_frame
+from matcher.domain.outcome import EarlySearch, build_matched, build_unmatched, start_nearest_search, unmatched_frame
 from matcher.domain.passes import EngineContext, Nearest, PassMatches, run_one_to_one
 from matcher.domain.records import prepare_side
 from matcher.domain.rules import RuleSet
+from matcher.domain.scoring import Scored
 from matcher.domain.stats import MatchStats, PassStats
 
 Progress = Callable[[float, str], None]
@@ -68,32 +70,47 @@ def match(
     right_free = np.ones(ctx.right.height, dtype=bool)
     all_matches: list[PassMatches] = []
     all_nearest: list[Nearest] = []
+    early: list[EarlySearch] = []
     steps = len(rules.passes) + 1
-    for index, pass_ in enumerate(rules.passes):
-        report(index / steps, f"pass {index + 1}/{len(rules.passes)}: {pass_.name}")
-        clock = time.perf_counter()
-        pass_stats = PassStats(name=pass_.name, cardinality=pass_.cardinality)
-        pass_stats.left_pool, pass_stats.right_pool = int(left_free.sum()), int(right_free.sum())
-        comps = prepare_pass(pass_, ctx.left, ctx.right, ctx.comparison_cache)
-        pass_stats.seconds["prepare"] = round(time.perf_counter() - clock, 4)
-        if pass_.cardinality == "one_to_one":
-            matches, nearest = run_one_to_one(ctx, index, pass_, comps, left_free, right_free, pass_stats)
-        else:
-            matches, nearest = run_grouped(ctx, index, pass_, comps, left_free, right_free, pass_stats)
-        left_free[matches.left_rows] = False
-        right_free[matches.right_rows] = False
-        pass_stats.auto = int(matches.auto.sum())
-        pass_stats.review = matches.count - pass_stats.auto
-        pass_stats.ambiguous = int(matches.ambiguous.sum())
-        pass_stats.seconds["total"] = round(time.perf_counter() - clock, 4)
-        stats.passes.append(pass_stats)
-        all_matches.append(matches)
-        all_nearest.append(nearest)
+    # One background thread: the unmatched records' nearest-candidate search starts as soon as the last
+    # pass has scored its pairs and runs while that pass assigns (outcome.start_nearest_search).
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nearest-search") as background:
 
-    report(len(rules.passes) / steps, "collecting results")
-    clock = time.perf_counter()
-    matched = build_matched(ctx, rules, all_matches)
-    left_info, right_info = build_unmatched(ctx, rules, all_nearest, left_free, right_free)
+        def search_early(last_pass_pairs: Scored) -> None:
+            early.append(start_nearest_search(
+                ctx, rules, background, list(all_nearest), left_free, right_free, last_pass_pairs))  # fmt: skip
+
+        for index, pass_ in enumerate(rules.passes):
+            report(index / steps, f"pass {index + 1}/{len(rules.passes)}: {pass_.name}")
+            clock = time.perf_counter()
+            pass_stats = PassStats(name=pass_.name, cardinality=pass_.cardinality)
+            pass_stats.left_pool, pass_stats.right_pool = int(left_free.sum()), int(right_free.sum())
+            comps = prepare_pass(pass_, ctx.left, ctx.right, ctx.comparison_cache)
+            pass_stats.seconds["prepare"] = round(time.perf_counter() - clock, 4)
+            if pass_.cardinality == "one_to_one":
+                last = index == len(rules.passes) - 1
+                matches, nearest = run_one_to_one(
+                    ctx, index, pass_, comps, left_free, right_free, pass_stats,
+                    on_scored=search_early if last else None,
+                )  # fmt: skip
+            else:
+                matches, nearest = run_grouped(ctx, index, pass_, comps, left_free, right_free, pass_stats)
+            left_free[matches.left_rows] = False
+            right_free[matches.right_rows] = False
+            pass_stats.auto = int(matches.auto.sum())
+            pass_stats.review = matches.count - pass_stats.auto
+            pass_stats.ambiguous = int(matches.ambiguous.sum())
+            pass_stats.seconds["total"] = round(time.perf_counter() - clock, 4)
+            stats.passes.append(pass_stats)
+            all_matches.append(matches)
+            all_nearest.append(nearest)
+
+        report(len(rules.passes) / steps, "collecting results")
+        clock = time.perf_counter()
+        matched = build_matched(ctx, rules, all_matches)
+        left_info, right_info = build_unmatched(
+            ctx, rules, all_nearest, left_free, right_free, early[0] if early else None
+        )
     unmatched_left = unmatched_frame(ctx, rules, "left", left_info)
     unmatched_right = unmatched_frame(ctx, rules, "right", right_info)
     explainer = Explainer(ctx, rules, all_matches, {"left": left_info, "right": right_info})

@@ -4,6 +4,7 @@ reason they stayed unmatched and their nearest candidate. Explanations are rende
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ import polars as pl
 from matcher.domain import nearest
 from matcher.domain.passes import EngineContext, Nearest, PassMatches
 from matcher.domain.rules import RuleSet
+from matcher.domain.scoring import Scored
 
 MATCHED_SCHEMA: dict[str, pl.DataType] = {
     "match_id": pl.Utf8(), "pass_index": pl.Int32(), "pass_name": pl.Utf8(), "kind": pl.Utf8(),
@@ -71,17 +73,46 @@ def ids_per_match(ids: pl.Series, rows: np.ndarray, match: np.ndarray, count: in
     return grouped["id"]
 
 
+@dataclass(frozen=True)
+class EarlySearch:
+    """The nearest-candidate searches `build_unmatched` will need, started before the last pass assigns."""
+
+    rows: dict[str, np.ndarray]
+    found: dict[str, Future[nearest.Fallback]]
+
+
+def start_nearest_search(
+    ctx: EngineContext, rules: RuleSet, background: Executor, earlier: list[Nearest],
+    left_free: np.ndarray, right_free: np.ndarray, last_pass_pairs: Scored,
+) -> EarlySearch:  # fmt: skip
+    """Search, on `background`, the records that no pass can give a candidate: open before the last
+    (one-to-one) pass, without a candidate in an earlier pass, and in none of the last pass's
+    filter-passing pairs (so it cannot match them either). These are exactly the records that
+    `build_unmatched` searches. The search (NumPy sorts, Polars joins: mostly outside the GIL) then
+    overlaps the last pass's assignment (SciPy's solver, which holds the GIL)."""
+    rows: dict[str, np.ndarray] = {}
+    for side, free, paired in (("left", left_free, last_pass_pairs.left), ("right", right_free, last_pass_pairs.right)):
+        searched = free.copy()
+        for near in earlier:
+            searched &= (near.left_other if side == "left" else near.right_other) < 0
+        searched[paired] = False
+        rows[side] = np.flatnonzero(searched)
+    return EarlySearch(rows, {side: background.submit(nearest.search, ctx, rules, side, r) for side, r in rows.items()})
+
+
 def build_unmatched(
-    ctx: EngineContext, rules: RuleSet, all_nearest: list[Nearest], left_free: np.ndarray, right_free: np.ndarray
-) -> tuple[Unmatched, Unmatched]:
-    left = _unmatched_side(ctx, rules, "left", np.flatnonzero(left_free), all_nearest)
-    right = _unmatched_side(ctx, rules, "right", np.flatnonzero(right_free), all_nearest)
+    ctx: EngineContext, rules: RuleSet, all_nearest: list[Nearest], left_free: np.ndarray, right_free: np.ndarray,
+    early: EarlySearch | None = None,
+) -> tuple[Unmatched, Unmatched]:  # fmt: skip
+    left = _unmatched_side(ctx, rules, "left", np.flatnonzero(left_free), all_nearest, early)
+    right = _unmatched_side(ctx, rules, "right", np.flatnonzero(right_free), all_nearest, early)
     return left, right
 
 
 def _unmatched_side(
-    ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray, all_nearest: list[Nearest]
-) -> Unmatched:
+    ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray, all_nearest: list[Nearest],
+    early: EarlySearch | None,
+) -> Unmatched:  # fmt: skip
     best_other = np.full(len(rows), -1, dtype=np.int64)
     best_score = np.full(len(rows), np.nan)
     best_pass = np.full(len(rows), -1, dtype=np.int64)
@@ -93,7 +124,10 @@ def _unmatched_side(
     review = np.array([p.review_threshold for p in rules.passes])
     reason = np.where(best_score < review[best_pass], "below_review_threshold", "taken").astype(object)
     missing = best_other < 0
-    found = nearest.search(ctx, rules, side, rows[missing])
+    if early is not None and np.array_equal(early.rows[side], rows[missing]):
+        found = early.found[side].result()
+    else:
+        found = nearest.search(ctx, rules, side, rows[missing])
     best_other[missing], best_pass[missing], best_score[missing] = found.other, found.pass_index, found.score
     reason[missing] = np.where(found.other >= 0, "filter_failed", "no_candidate")
     return Unmatched(rows=rows, reason=reason, other=best_other, pass_index=best_pass, score=best_score)

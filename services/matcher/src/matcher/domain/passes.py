@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -162,7 +163,9 @@ def score_candidates(
 def run_one_to_one(
     ctx: EngineContext, pass_index: int, pass_: Pass, comps: list[Prepared],
     left_free: np.ndarray, right_free: np.ndarray, stats: PassStats,
+    on_scored: Callable[[Scored], None] | None = None,
 ) -> tuple[PassMatches, Nearest]:  # fmt: skip
+    """`on_scored` sees the filter-passing pairs before assignment starts."""
     clock = time.perf_counter()
     plan = blocking_plan(ctx, pass_, comps, exclude_sums=False)
     cands = generate(plan, np.flatnonzero(left_free), np.flatnonzero(right_free))
@@ -177,6 +180,8 @@ def run_one_to_one(
     edges = scored.take(scored.score >= pass_.review_threshold - 1e-12)
     stats.candidates_above_review = len(edges)
     stats.seconds["scoring"] = round(time.perf_counter() - clock, 4)
+    if on_scored is not None:
+        on_scored(scored)
 
     clock = time.perf_counter()
     result = assign_one_to_one(edges, margin=pass_.ambiguity_margin, may_repeat=bool(cands.split_blocks))
