@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter
+from collections.abc import Callable
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from conftest import day, records
-from matcher.domain import blocking, match, rules_from_data
+from matcher.domain import MatchOutcome, blocking, match, rules_from_data
 from matcher.domain.comparators import evaluate, prepare_pass
 from matcher.domain.passes import EngineContext, blocking_plan
 from matcher.domain.records import prepare_side
@@ -176,38 +178,30 @@ def _hot_block_rules(hot_candidates: int = 64) -> object:
     )
 
 
-def _round_amount_sides(n: int, right_name: object) -> tuple[object, object]:
-    """n records per side, all 20.00 EUR on the same day: one hot block of n x n pairs."""
-    left = records(
-        [
-            {
-                "record_id": f"L{i:04d}",
-                "amount": "20.00",
-                "value_date": day(0),
-                "currency": "EUR",
-                "counterparty": f"Customer {i:04d} Ltd",
-            }
-            for i in range(n)
-        ]  # fmt: skip
-    )
-    right = records(
-        [
-            {
-                "record_id": f"R{i:04d}",
-                "amount": "20.00",
-                "value_date": day(i % 3),
-                "currency": "EUR",
-                "counterparty": right_name(i),
-            }  # type: ignore[operator]
-            for i in range(n)
-        ]  # fmt: skip
-    )
+def _round_amount_sides(
+    n: int, right_fields: Callable[[int], dict[str, str]],
+    left_fields: Callable[[int], dict[str, str]] = lambda i: {"counterparty": f"Customer {i:04d} Ltd"},
+) -> tuple[pl.DataFrame, pl.DataFrame]:  # fmt: skip
+    """n records per side, all 20.00 EUR within three days: one hot block of n x n pairs."""
+    left = records([
+        {"record_id": f"L{i:04d}", "amount": "20.00", "value_date": day(0), "currency": "EUR", **left_fields(i)}
+        for i in range(n)
+    ])  # fmt: skip
+    right = records([
+        {"record_id": f"R{i:04d}", "amount": "20.00", "value_date": day(i % 3), "currency": "EUR", **right_fields(i)}
+        for i in range(n)
+    ])  # fmt: skip
     return left, right
+
+
+def _matched_pairs(outcome: MatchOutcome) -> dict[str, str]:
+    """Left id -> right id of every one-to-one match."""
+    return dict(zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True))
 
 
 def test_hot_records_are_re_blocked_by_shared_rare_words_and_still_all_match() -> None:
     n = 700  # 490,000 pairs in one exact block: above the re-blocking threshold
-    left, right = _round_amount_sides(n, lambda i: f"CUSTOMER {i:04d} LIMITED")
+    left, right = _round_amount_sides(n, lambda i: {"counterparty": f"CUSTOMER {i:04d} LIMITED"})
     outcome = match(left, right, _hot_block_rules())
     stats = outcome.stats.passes[0]
     assert stats.hot_left_records == n
@@ -215,13 +209,12 @@ def test_hot_records_are_re_blocked_by_shared_rare_words_and_still_all_match() -
     # "customer" is in every record (a common word there): only the number links a pair.
     assert stats.candidates == n
     assert outcome.auto.height == n
-    pairs = set(zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True))
-    assert pairs == {(f"L{i:04d}", f"R{i:04d}") for i in range(n)}
+    assert _matched_pairs(outcome) == {f"L{i:04d}": f"R{i:04d}" for i in range(n)}
 
 
 def test_re_blocking_can_be_turned_off_and_then_every_pair_is_a_candidate() -> None:
     n = 700
-    left, right = _round_amount_sides(n, lambda i: f"CUSTOMER {i:04d} LIMITED")
+    left, right = _round_amount_sides(n, lambda i: {"counterparty": f"CUSTOMER {i:04d} LIMITED"})
     stats = match(left, right, _hot_block_rules(hot_candidates=0)).stats.passes[0]
     assert stats.hot_left_records == 0
     assert stats.candidates == n * n
@@ -230,20 +223,22 @@ def test_re_blocking_can_be_turned_off_and_then_every_pair_is_a_candidate() -> N
 def test_a_block_below_the_re_blocking_threshold_compares_every_pair() -> None:
     # 300 x 300 = 90,000 pairs: scoring them all is cheap, so a typo sharing no word still meets its twin.
     n = 300
-    left, right = _round_amount_sides(n, lambda i: f"Custommer {i:04d}X Ltd" if i == 7 else f"Customer {i:04d} Ltd")
+    left, right = _round_amount_sides(
+        n, lambda i: {"counterparty": f"Custommer {i:04d}X Ltd" if i == 7 else f"Customer {i:04d} Ltd"}
+    )
     outcome = match(left, right, _hot_block_rules())
     stats = outcome.stats.passes[0]
     assert stats.hot_left_records == 0
     assert stats.candidates == n * n
-    matched = dict(
-        zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True)
-    )
+    matched = _matched_pairs(outcome)
     assert matched["L0007"] == "R0007"
 
 
 def test_a_cold_record_keeps_every_candidate_and_hot_ones_meet_through_words_or_sort_order() -> None:
     n = 700
-    left, right = _round_amount_sides(n, lambda i: "CUSTOMR 0005X LIMITD" if i == 5 else f"CUSTOMER {i:04d} LIMITED")
+    left, right = _round_amount_sides(
+        n, lambda i: {"counterparty": "CUSTOMR 0005X LIMITD" if i == 5 else f"CUSTOMER {i:04d} LIMITED"}
+    )
     # In the same exact block, one pair at an amount nobody else has: both records are cold.
     cold_left = records(
         [
@@ -267,10 +262,8 @@ def test_a_cold_record_keeps_every_candidate_and_hot_ones_meet_through_words_or_
             }
         ]  # fmt: skip
     )
-    outcome = match(left.vstack(cold_left), right.vstack(cold_right), _hot_block_rules())  # type: ignore[attr-defined]
-    matched = dict(
-        zip(outcome.matched["left_ids"].list.first(), outcome.matched["right_ids"].list.first(), strict=True)
-    )
+    outcome = match(left.vstack(cold_left), right.vstack(cold_right), _hot_block_rules())
+    matched = _matched_pairs(outcome)
     assert matched["L9999"] == "R9999"  # no shared word, compared anyway: neither record is hot
     # L0005 and its counterpart share no word and both have 700 candidates; sharing no rare word with
     # anyone, they meet their neighbours in text order, which includes each other.
@@ -282,31 +275,10 @@ def test_hot_records_whose_only_distinctive_word_has_a_typo_still_meet_their_twi
     # Every word but the number is common ("inv", "ltd"), and the number differs by a typo: no rare
     # word is shared, but the two sort next to each other (NEIGHBOUR_WINDOW), so they are compared.
     n = 700
-    left = records(
-        [
-            {
-                "record_id": f"L{i:04d}",
-                "amount": "20.00",
-                "value_date": day(0),
-                "currency": "EUR",
-                "reference": f"INV-{i:05d}X",
-                "counterparty": "Customer Ltd",
-            }
-            for i in range(n)
-        ]  # fmt: skip
-    )
-    right = records(
-        [
-            {
-                "record_id": f"R{i:04d}",
-                "amount": "20.00",
-                "value_date": day(i % 3),
-                "currency": "EUR",
-                "reference": f"INV-{i:05d}",
-                "counterparty": "Customer Ltd",
-            }
-            for i in range(n)
-        ]  # fmt: skip
+    left, right = _round_amount_sides(
+        n,
+        lambda i: {"reference": f"INV-{i:05d}", "counterparty": "Customer Ltd"},
+        lambda i: {"reference": f"INV-{i:05d}X", "counterparty": "Customer Ltd"},
     )
     rules = rules_from_data(
         {

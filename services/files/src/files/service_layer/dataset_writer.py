@@ -93,6 +93,7 @@ async def write_dataset(pool: asyncpg.Pool, parsers: ParserPool, target: IngestT
             if original is not None and original["status"] == "committed":
                 await _record_duplicate(conn, target, original)
                 return True
+            # A data source keeps the scheme of its stored datasets, so de-duplication compares like with like.
             scheme = await datasets.fingerprint_scheme(target.data_source_id) or CURRENT_FINGERPRINT_SCHEME
             await datasets.start(dataset_id=dataset_id, project_id=target.project_id,
                                  data_source_id=target.data_source_id, file_id=target.file_id,
@@ -182,11 +183,10 @@ async def _record_rejection(pool: asyncpg.Pool, target: IngestTarget, dataset_id
         datasets, files = PgDatasetsRepository(conn), PgFilesRepository(conn)
         if not await claim(conn, consumer=CONSUMER_GROUP, event_id=target.event_id):
             return False
-        # No records are kept, so the scheme is only what this attempt would have used.
-        scheme = await datasets.fingerprint_scheme(target.data_source_id) or CURRENT_FINGERPRINT_SCHEME
+        # A rejected dataset keeps no records, so no fingerprints: its scheme is never read.
         await datasets.start(dataset_id=dataset_id, project_id=target.project_id,
                              data_source_id=target.data_source_id, file_id=target.file_id, on_error=target.on_error,
-                             fingerprint_scheme=scheme)
+                             fingerprint_scheme=CURRENT_FINGERPRINT_SCHEME)
         await datasets.finish(dataset_id, status="rejected", row_count=0, error_count=outcome.error_count,
                               skipped_duplicates=0, problems=outcome.problems, detected=outcome.detected,
                               duration_ms=clock.total_ms, timings={**clock.stages, "parser": outcome.timings})

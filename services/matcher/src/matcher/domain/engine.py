@@ -70,15 +70,16 @@ def match(
     right_free = np.ones(ctx.right.height, dtype=bool)
     all_matches: list[PassMatches] = []
     all_nearest: list[Nearest] = []
-    early: list[EarlySearch] = []
+    early: EarlySearch | None = None
     steps = len(rules.passes) + 1
     # One background thread: the unmatched records' nearest-candidate search starts as soon as the last
     # pass has scored its pairs and runs while that pass assigns (outcome.start_nearest_search).
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="nearest-search") as background:
 
         def search_early(last_pass_pairs: Scored) -> None:
-            early.append(start_nearest_search(
-                ctx, rules, background, list(all_nearest), left_free, right_free, last_pass_pairs))  # fmt: skip
+            nonlocal early
+            early = start_nearest_search(
+                ctx, rules, background, list(all_nearest), left_free, right_free, last_pass_pairs)  # fmt: skip
 
         for index, pass_ in enumerate(rules.passes):
             report(index / steps, f"pass {index + 1}/{len(rules.passes)}: {pass_.name}")
@@ -108,9 +109,7 @@ def match(
         report(len(rules.passes) / steps, "collecting results")
         clock = time.perf_counter()
         matched = build_matched(ctx, rules, all_matches)
-        left_info, right_info = build_unmatched(
-            ctx, rules, all_nearest, left_free, right_free, early[0] if early else None
-        )
+        left_info, right_info = build_unmatched(ctx, rules, all_nearest, left_free, right_free, early)
     unmatched_left = unmatched_frame(ctx, rules, "left", left_info)
     unmatched_right = unmatched_frame(ctx, rules, "right", right_info)
     explainer = Explainer(ctx, rules, all_matches, {"left": left_info, "right": right_info})
