@@ -141,6 +141,22 @@ async def test_skip_mode_keeps_good_rows_and_lists_every_bad_one(kit: Ingestor) 
                                                    (4, "Currency", "currency_unknown")]
 
 
+async def test_skip_mode_with_no_good_row_rejects_the_file_and_keeps_the_error_report(kit: Ingestor) -> None:
+    data = csv_bytes("31/01/2024,abc,EUR,INV-1,Acme", "31/01/2024,,EUR,INV-2,Acme", "32/01/2024,3.00,EUR,INV-3,Acme")
+    file = await kit.ingest(data, on_error="skip")
+    assert file["status"] == "rejected"
+    assert file["problem"] == {"code": "no_valid_rows", "column": None, "params": {"rows": 3},
+                               "message": "none of the 3 data rows could be read; see the row errors"}
+    assert (file["dataset_status"], file["row_count"], file["error_count"]) == ("rejected", 0, 3)
+    assert await kit.errors(file["dataset_id"]) == [(2, "Amount", "amount_invalid"), (3, "Amount", "required_missing"),
+                                                   (4, "Date", "date_invalid")]
+    assert await kit.records(file["dataset_id"], "line_no") == []
+    assert await partitions(kit.pool) == ["records_default"]
+    assert await stray_tables(kit.pool) == []
+    [event] = await kit.ingested_events()
+    assert (event.status, event.row_count, event.error_count) == ("rejected", 0, 3)
+
+
 async def test_a_file_level_problem_rejects_even_in_skip_mode(kit: Ingestor) -> None:
     data = csv_bytes("01/02/2024,1.00,EUR,A,B", "03/04/2024,2.00,EUR,C,D")  # DD/MM or MM/DD: nothing says
     file = await kit.ingest(data, on_error="skip")

@@ -45,6 +45,18 @@ def test_skip_mode_keeps_good_rows_and_lists_the_bad_ones() -> None:
     assert (result.summary.rows_read, result.summary.rows_accepted, result.summary.rows_with_errors) == (3, 2, 1)
 
 
+def test_skip_mode_with_every_row_bad_fails_the_file_and_still_lists_the_rows() -> None:
+    result = run(_rows("1,abc,EUR,2024-01-05", "2,2.00,XYZ,2024-01-05"), mapping=BASE, on_error="skip")
+    assert (result.summary.status, result.summary.rows_accepted, result.rows) == ("failed", 0, [])
+    [problem] = result.summary.problems
+    assert (problem.code.value, problem.column, dict(problem.params)) == ("no_valid_rows", None, {"rows": 2})
+    assert problem.message == "none of the 2 data rows could be read; see the row errors"
+    assert result.error_table() == [(2, "amount", "amount_invalid"), (3, "currency", "currency_unknown")]
+    assert [e.line for e in result.summary.errors] == [2, 3]
+    reject = run(_rows("1,abc,EUR,2024-01-05"), mapping=BASE)
+    assert (reject.summary.status, reject.problem_codes) == ("rejected", []), "reject mode says rows_invalid"
+
+
 def test_one_row_with_two_bad_values_reports_both() -> None:
     result = run(_rows("1,x,EUR,notadate"), mapping=BASE, on_error="skip")
     assert result.error_table() == [(2, "amount", "amount_invalid"), (2, "date", "date_invalid")]

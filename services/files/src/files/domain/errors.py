@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -40,6 +41,7 @@ class ErrorCode(StrEnum):
     FORMAT_UNSUPPORTED = "format_unsupported"
     FILE_EMPTY = "file_empty"
     NO_DATA_ROWS = "no_data_rows"
+    NO_VALID_ROWS = "no_valid_rows"
     ENCODING_UNSUPPORTED = "encoding_unsupported"
     SHEET_NOT_FOUND = "sheet_not_found"
     XML_INVALID = "xml_invalid"
@@ -77,10 +79,13 @@ class FileProblem:
     message: str
     column: str | None = None
     examples: tuple[ValueExample, ...] = field(default=())
+    # What a translated message needs besides the column (e.g. a row count); English keeps `message`.
+    params: Mapping[str, str | int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {"code": self.code.value, "message": self.message, "column": self.column,
-                "examples": [{"line": e.line, "raw_value": e.raw_value} for e in self.examples]}
+                "examples": [{"line": e.line, "raw_value": e.raw_value} for e in self.examples],
+                "params": dict(self.params)}
 
 
 class ValueRejected(Exception):
@@ -100,5 +105,6 @@ class FileRejected(Exception):
         self.problem = problem
 
 
-def file_rejected(code: ErrorCode, message: str, *, column: str | None = None) -> FileRejected:
-    return FileRejected(FileProblem(code=code, message=message, column=column))
+def file_rejected(code: ErrorCode, message: str, *, column: str | None = None,
+                  params: Mapping[str, str | int] | None = None) -> FileRejected:
+    return FileRejected(FileProblem(code=code, message=message, column=column, params=params or {}))

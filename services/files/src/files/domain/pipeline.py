@@ -45,7 +45,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class ParseSummary:
-    """accepted: rows may be committed. rejected: row errors under on_error=reject. failed: file problems."""
+    """accepted: rows may be committed. rejected: row errors under on_error=reject. failed: file problems
+    (including on_error=skip with no row left to keep)."""
 
     status: Status
     format: FileFormat | None
@@ -285,6 +286,10 @@ def parse_file(stream: BinaryIO, *, filename: str, mapping: ColumnMapping | None
         problems = late_problems(prepared)
         if not problems and rows_read == 0:
             problems = [FileProblem(code=ErrorCode.NO_DATA_ROWS, message="the file has a header but no data rows")]
+        elif not problems and rows_accepted == 0 and options.on_error is OnError.SKIP:
+            # Skipping keeps the good rows; with none left, an empty dataset would pass for a successful upload.
+            problems = [FileProblem(code=ErrorCode.NO_VALID_ROWS, params={"rows": rows_read},
+                                    message=f"none of the {rows_read} data rows could be read; see the row errors")]
         yield final(problems)
     except FileRejected as rejected:
         yield final([rejected.problem])

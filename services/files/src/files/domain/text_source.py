@@ -61,7 +61,8 @@ def detect_encoding(sample: bytes, explicit: str | None = None) -> DetectedEncod
         try:
             codec = codecs.lookup(explicit).name
         except LookupError:
-            raise file_rejected(ErrorCode.ENCODING_UNSUPPORTED, f"unknown encoding {explicit!r}") from None
+            raise file_rejected(ErrorCode.ENCODING_UNSUPPORTED, f"unknown encoding {explicit!r}",
+                                params={"encoding": explicit}) from None
         return DetectedEncoding(codec=codec, label=codec, certain=True)
     for bom, codec, label in _BOMS:
         if sample.startswith(bom):

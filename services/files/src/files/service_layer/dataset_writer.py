@@ -156,7 +156,7 @@ async def _copy(parsers: ParserPool, datasets: PgDatasetsRepository, table: str,
             stream.close()
             await stream.result()
             problem: dict[str, Any] = {"code": "records_not_storable", "column": None, "examples": [],
-                                       "message": f"a value cannot be stored: {error}"}
+                                       "message": f"a value cannot be stored: {error}", "params": {}}
             raise _NotCommitted(IngestOutcome(status="failed", problems=[problem])) from error
         outcome = await stream.result()
     return outcome, copied
@@ -164,11 +164,13 @@ async def _copy(parsers: ParserPool, datasets: PgDatasetsRepository, table: str,
 
 def rejection_problem(outcome: IngestOutcome, on_error: str) -> dict[str, Any]:
     """The one problem the file's status shows: the first file-level problem, or a summary of bad rows."""
+    # params let the message be rendered in the caller's language (platform_common/locales): a translation
+    # naming a column or a count needs it here, since only the code and the English text are stored besides.
     if outcome.problems:
         first = outcome.problems[0]
-        return {"code": first["code"], "message": first["message"], "column": first.get("column"),
-                "params": {"column": first.get("column") or ""}}
-    # params let the gateway render the message in the caller's language.
+        column = first.get("column")
+        return {"code": first["code"], "message": first["message"], "column": column,
+                "params": {**first.get("params", {}), **({"column": column} if column else {})}}
     return {"code": "rows_invalid", "column": None,
             "message": f"{outcome.rows_with_errors} row(s) have errors ({outcome.error_count} in all); "
                        f"nothing was stored because bad rows reject the file (on_error={on_error})",

@@ -35,7 +35,8 @@ def _sheet(stream: BinaryIO, options: ParseOptions) -> ReadOnlyWorksheet:
         sheet = workbook[options.sheet]
     else:
         raise file_rejected(ErrorCode.SHEET_NOT_FOUND,
-                            f"the workbook has no sheet {options.sheet!r} (sheets: {', '.join(workbook.sheetnames)})")
+                            f"the workbook has no sheet {options.sheet!r} (sheets: {', '.join(workbook.sheetnames)})",
+                            params={"sheet": options.sheet})
     if not isinstance(sheet, ReadOnlyWorksheet):
         raise file_rejected(ErrorCode.FORMAT_UNSUPPORTED, f"{sheet.title!r} is a chart sheet, not a worksheet")
     return sheet
