@@ -60,6 +60,42 @@ async def test_the_seed_error_journey(service: FilesProcess, http: aiohttp.Clien
         ("committed", 3, 0), ("rejected", 0, 1)]
 
 
+async def test_a_rejected_file_is_explained_in_the_callers_language(service: FilesProcess, http: aiohttp.ClientSession,
+                                                                   project: uuid.UUID, db: asyncpg.Connection) -> None:
+    german = {"Accept-Language": "de-DE,de;q=0.9,en;q=0.5"}
+    nothing_good = csv_bytes("31/01/2024,twelve,EUR,INV-1,Acme", "31/01/2024,,EUR,INV-2,Acme")
+    status, _, problem = await call(http, service, "POST", f"/v1/projects/{project}/files?wait=60", headers=german,
+                                    data=form(nothing_good, data_source_name="bank", mapping=BANK_MAPPING,
+                                              on_error="skip"))
+    assert (status, problem["code"], problem["error_count"]) == (422, "no_valid_rows", 2), problem
+    assert problem["detail"] == "Keine der 2 Datenzeilen konnte gelesen werden; die Zeilenfehler nennen die Gründe."
+    assert [(e["line"], e["code"], e["message"]) for e in problem["errors"]] == [
+        (2, "amount_invalid", "„twelve“ in Spalte „Amount“ ist kein gültiger Betrag."),
+        (3, "required_missing", "Die Pflichtspalte „Amount“ ist leer.")]
+    assert await db.fetchval("SELECT count(*) FROM records r JOIN datasets d ON d.id = r.dataset_id "
+                             "WHERE d.project_id = $1", project) == 0
+
+    for path in (f"/v1/projects/{project}/files/{problem['file_id']}", f"/v1/files/{problem['file_id']}"):
+        status, _, file = await call(http, service, "GET", path, headers=german)
+        assert (status, file["status"], file["problem"]["code"]) == (200, "rejected", "no_valid_rows")
+        assert file["problem"]["message"] == ("Keine der 2 Datenzeilen konnte gelesen werden; die Zeilenfehler "
+                                              "nennen die Gründe.")
+    status, _, file = await call(http, service, "GET", path)
+    assert (status, file["problem"]["code"], file["problem"]["message"]) == (
+        200, "no_valid_rows", "none of the 2 data rows could be read; see the row errors")
+
+    status, _, report = await call(http, service, "GET",
+                                   f"/v1/projects/{project}/datasets/{problem['dataset_id']}/errors", headers=german)
+    assert status == 200
+    assert [p["message"] for p in report["problems"]] == [
+        "Keine der 2 Datenzeilen konnte gelesen werden; die Zeilenfehler nennen die Gründe."]
+    assert [e["message"] for e in report["errors"]] == ["„twelve“ in Spalte „Amount“ ist kein gültiger Betrag.",
+                                                        "Die Pflichtspalte „Amount“ ist leer."]
+    status, _, english = await call(http, service, "GET",
+                                    f"/v1/projects/{project}/datasets/{problem['dataset_id']}/errors")
+    assert [e["message"] for e in english["errors"]] == ["'twelve' is not an amount", "'Amount' is empty but required"]
+
+
 async def test_an_unreadable_file_is_refused_with_its_reason(service: FilesProcess, http: aiohttp.ClientSession,
                                                              project: uuid.UUID) -> None:
     status, _, problem = await call(http, service, "POST", f"/v1/projects/{project}/files?wait=60",

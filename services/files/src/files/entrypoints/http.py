@@ -14,7 +14,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from files.entrypoints import uploads
 from files.entrypoints.multipart import validated_mapping, validated_options
-from files.entrypoints.responses import directory, json_response, path_uuid
+from files.entrypoints.responses import (
+    all_in_callers_language,
+    directory,
+    in_callers_language,
+    json_response,
+    path_uuid,
+)
 from files.service_layer import data_sources, handlers
 from platform_common.access import require_project_role
 from platform_common.contracts.projects import Role
@@ -60,7 +66,7 @@ async def list_datasets(request: web.Request) -> web.Response:
     project_id = path_uuid(request, "project_id", code="project_not_found")
     data_source_id = path_uuid(request, "data_source_id", code="data_source_not_found")
     items = await handlers.list_datasets(request.app[PG_POOL], project_id, data_source_id)
-    return json_response({"items": items})
+    return json_response({"items": [_dataset_in_callers_language(request, item) for item in items]})
 
 
 async def get_file(request: web.Request) -> web.Response:
@@ -68,6 +74,8 @@ async def get_file(request: web.Request) -> web.Response:
     found = await handlers.get_file(request.app[PG_POOL], file_id)
     _same_project(request, found)
     await _visible(request, found, NotFound("The file was not found.", code="file_not_found"))
+    if found["problem"] is not None:
+        found = {**found, "problem": in_callers_language(request, found["problem"])}
     return json_response(found)
 
 
@@ -76,7 +84,7 @@ async def get_dataset(request: web.Request) -> web.Response:
     found = await handlers.get_dataset(request.app[PG_POOL], dataset_id)
     _same_project(request, found)
     await _visible(request, found, NotFound("The dataset was not found.", code="dataset_not_found"))
-    return json_response(found)
+    return json_response(_dataset_in_callers_language(request, found))
 
 
 async def get_dataset_errors(request: web.Request) -> web.Response:
@@ -90,7 +98,12 @@ async def get_dataset_errors(request: web.Request) -> web.Response:
     _same_project(request, dataset)
     await _visible(request, dataset, NotFound("The dataset was not found.", code="dataset_not_found"))
     report = await handlers.dataset_errors(request.app[PG_POOL], dataset_id, after_seq=after, limit=limit)
-    return json_response(report)
+    return json_response({**report, "problems": all_in_callers_language(request, report["problems"]),
+                          "errors": all_in_callers_language(request, report["errors"])})
+
+
+def _dataset_in_callers_language(request: web.Request, dataset: dict[str, Any]) -> dict[str, Any]:
+    return {**dataset, "problems": all_in_callers_language(request, dataset["problems"])}
 
 
 async def _visible(request: web.Request, resource: dict[str, Any], not_found: NotFound) -> None:

@@ -47,7 +47,8 @@ async def _small_field(part: BodyPartReader) -> str:
         data += chunk
         if len(data) > MAX_FIELD_BYTES:
             raise ValidationFailed(f"Form field {part.name!r} is larger than {MAX_FIELD_BYTES // 1024} KB.",
-                                   code="form_field_too_large")
+                                   code="form_field_too_large", field=part.name or "",
+                                   limit_kb=MAX_FIELD_BYTES // 1024)
     return data.decode(part.get_charset(default="utf-8"))
 
 
@@ -93,7 +94,7 @@ def optional_uuid(fields: dict[str, str], name: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(value)
     except ValueError:
-        raise ValidationFailed(f"{name} is not a valid id.", code="id_invalid",
+        raise ValidationFailed(f"{name} is not a valid id.", code="id_invalid", field=name,
                                errors=[{"field": name, "code": "uuid_parsing", "message": "not a UUID"}]) from None
 
 

@@ -14,7 +14,7 @@ from files.adapters.projects_client import CallerDirectory
 from files.keys import PROJECTS
 from platform_common.access import BEARER_TOKEN
 from platform_common.errors import NotFound
-from platform_common.http import problem_response
+from platform_common.http import TRANSLATOR, problem_response
 
 
 def _default(value: object) -> object:
@@ -44,6 +44,25 @@ def problem_with(request: web.Request, *, status: int, code: str, title: str, de
     body.update(extra)
     response.text = dumps(body)
     return response
+
+
+def message_params(item: dict[str, Any]) -> dict[str, Any]:
+    """What a translated message may name: a stored problem's params, a row error's line, column and value."""
+    named = {key: item[key] for key in ("line", "column", "raw_value") if item.get(key) is not None}
+    return {**(item.get("params") or {}), **named}
+
+
+def in_callers_language(request: web.Request, item: dict[str, Any]) -> dict[str, Any]:
+    """A stored problem or row error with its message in the caller's language (Accept-Language); the code and
+    everything else stay as stored. Stored messages are English, the source language."""
+    translate = request.app.get(TRANSLATOR)
+    if translate is None:
+        return item
+    return {**item, "message": translate(request, item["code"], item["message"], message_params(item))}
+
+
+def all_in_callers_language(request: web.Request, items: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [in_callers_language(request, item) for item in items or []]
 
 
 def path_uuid(request: web.Request, name: str, *, code: str) -> uuid.UUID:

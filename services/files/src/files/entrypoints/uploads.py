@@ -23,7 +23,14 @@ from files.entrypoints.multipart import (
     options_field,
     receive_form,
 )
-from files.entrypoints.responses import directory, json_response, path_uuid, problem_with
+from files.entrypoints.responses import (
+    all_in_callers_language,
+    directory,
+    json_response,
+    message_params,
+    path_uuid,
+    problem_with,
+)
 from files.keys import PARSERS, SCRATCH, SETTINGS, STORE
 from files.metrics import UPLOADED_BYTES
 from files.service_layer import data_sources, handlers
@@ -103,13 +110,13 @@ async def _rejection(request: web.Request, file: dict[str, Any], headers: dict[s
     if file["dataset_id"] is not None:
         report = await handlers.dataset_errors(request.app[PG_POOL], file["dataset_id"], after_seq=0,
                                                limit=ROW_ERRORS_IN_PROBLEM)
-        errors = report["errors"]
+        errors = all_in_callers_language(request, report["errors"])
     extra = {"file_id": file["id"], "dataset_id": file["dataset_id"], "error_count": file["error_count"] or 0,
              "column": problem.get("column"), "errors": errors}
     # A rejected file is the file's problem (422); a failed one is ours (500), and says so in its code.
     status, title = (422, "The file was rejected") if file["status"] == "rejected" else (500, "Ingestion failed")
     return problem_with(request, status=status, code=problem["code"], title=title,
-                        detail=problem["message"], extra=extra, headers=headers, params=problem.get("params"))
+                        detail=problem["message"], extra=extra, headers=headers, params=message_params(problem))
 
 
 async def upload_to_data_source(request: web.Request) -> web.Response:
@@ -149,7 +156,8 @@ async def legacy_upload(request: web.Request) -> web.Response:
                              headers=headers)
     except DomainError as error:
         return problem_with(request, status=error.http_status, code=error.code, title=error.title,
-                            detail=error.detail, extra={"errors": getattr(error, "errors", [])}, headers=headers)
+                            detail=error.detail, extra={"errors": getattr(error, "errors", [])}, headers=headers,
+                            params=error.params)
 
 
 async def _preview(request: web.Request, *, project_id: uuid.UUID, data_source_id: uuid.UUID | None) -> web.Response:
