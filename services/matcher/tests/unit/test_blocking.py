@@ -25,6 +25,9 @@ rows = st.lists(
 tolerances = st.one_of(
     st.integers(0, 40).map(lambda c: {"type": "numeric_tolerance", "absolute": str(c / 100)}),
     st.integers(0, 3000).map(lambda p: {"type": "numeric_tolerance", "percent": str(p / 100)}),
+    st.tuples(st.integers(0, 40), st.integers(0, 3000)).map(
+        lambda t: {"type": "numeric_tolerance", "absolute": str(t[0] / 100), "percent": str(t[1] / 100)}
+    ),
 )
 windows = st.tuples(st.integers(0, 12), st.sampled_from(["either", "left_before_right", "right_before_left"]))
 
@@ -133,6 +136,68 @@ def test_oversized_block_is_split_and_recorded_but_keeps_every_record() -> None:
     # Sorted-neighbourhood windows put each record next to its twin: everything still matches.
     assert outcome.matched.height == n
     assert Counter(i for ids in outcome.matched["right_ids"].to_list() for i in ids).most_common(1)[0][1] == 1
+
+
+def _scrambled_twins(n: int, amount: Callable[[int], str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Left and right hold the same amounts, but record-id order pairs unrelated records."""
+    left = records([{"record_id": f"L{i:04d}", "amount": amount(i), "currency": "EUR"} for i in range(n)])
+    right = records(
+        [{"record_id": f"R{(i * 7919) % n:04d}", "amount": amount(i), "currency": "EUR"} for i in range(n)]
+    )
+    return left, right
+
+
+def test_oversized_block_without_text_is_split_along_its_amounts() -> None:
+    # Within 1 % of each other, 1500 amounts fall into one or two log bands: an oversized block
+    # with no text to sort by. Windows must follow the amounts, not the record ids.
+    n = 1500
+    left, right = _scrambled_twins(n, lambda i: f"{1000 + i / 100:.2f}")
+    rules = rules_from_data(
+        {
+            "passes": [
+                {
+                    "name": "amounts",
+                    "blocking": [{"field": "currency"}],
+                    "max_block_pairs": 10_000,
+                    "comparisons": [{"type": "numeric_tolerance", "percent": "1", "mode": "score"}],
+                    "auto_match_threshold": 0.99,
+                    "review_threshold": 0.5,
+                }
+            ]
+        }
+    )
+    outcome = match(left, right, rules)
+    assert outcome.stats.passes[0].oversized_blocks_split >= 1
+    assert outcome.stats.passes[0].candidates < n * n // 5  # windows, not the cross product
+    pairs = outcome.matched.select(pl.col("left_ids").list.first(), pl.col("right_ids").list.first()).rows()
+    amounts_left = dict(left.select("record_id", "amount").rows())
+    amounts_right = dict(right.select("record_id", "amount").rows())
+    assert len(pairs) == n
+    assert all(amounts_left[a] == amounts_right[b] for a, b in pairs)
+
+
+def test_absolute_and_percent_tolerance_together_narrow_the_block() -> None:
+    # Either window admits the pair (0.05, or 0.1 % of the larger amount): blocking must cover both,
+    # small amounts (where the absolute one is wider) and large ones alike.
+    n = 1500
+    left, right = _scrambled_twins(n, lambda i: f"{(i * 37) % 5000 + i / 1000:.2f}")
+    rules = rules_from_data(
+        {
+            "passes": [
+                {
+                    "name": "amounts",
+                    "blocking": [{"field": "currency"}],
+                    "comparisons": [
+                        {"type": "numeric_tolerance", "absolute": "0.05", "percent": "0.1", "mode": "filter"}
+                    ],
+                }
+            ]
+        }
+    )
+    outcome = match(left, right, rules)
+    assert outcome.stats.passes[0].oversized_blocks_split == 0
+    assert outcome.stats.passes[0].candidates < 20 * n
+    assert outcome.matched.height == n
 
 
 def test_pass_without_any_key_still_never_cross_joins_a_big_side() -> None:

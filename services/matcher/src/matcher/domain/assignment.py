@@ -20,6 +20,10 @@ from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite
 from matcher.domain.scoring import Scored, best_per_row
 
 _DENSE_SOLVER_MAX_CELLS = 250_000
+# A component this dense goes to the dense solver up to a bigger size: SciPy's sparse matching does
+# an augmenting-path search over every edge per row, minutes for a 1500 x 1500 block scored in full.
+_DENSE_SOLVER_MAX_CELLS_IF_DENSE = 4_000_000
+_DENSE_ENOUGH = 1 / 16
 _BATCHED_COMPONENT_EDGES = 64
 _SMALL_COMPONENT_BATCH_EDGES = 8192
 # Lets the Hungarian solver prefer a real edge of score 0 over "no edge" (both weigh 0 otherwise).
@@ -164,7 +168,10 @@ def _solve_component(li: np.ndarray, ri: np.ndarray, score: np.ndarray) -> np.nd
     """Indices (into this component's edges) of a maximum-total-score matching."""
     rows, row_index = _compact(li)
     cols, col_index = _compact(ri)
-    if len(rows) * len(cols) <= _DENSE_SOLVER_MAX_CELLS:
+    cells = len(rows) * len(cols)
+    if cells <= _DENSE_SOLVER_MAX_CELLS or (
+        cells <= _DENSE_SOLVER_MAX_CELLS_IF_DENSE and len(li) >= _DENSE_ENOUGH * cells
+    ):
         weights = np.zeros((len(rows), len(cols)), dtype=np.float64)
         edge_at = np.full((len(rows), len(cols)), -1, dtype=np.int64)
         weights[row_index, col_index] = score + _EDGE_BONUS

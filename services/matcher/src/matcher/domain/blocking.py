@@ -69,6 +69,9 @@ class BlockingPlan:
     # Normalised text of the fuzzy-compared fields; the first one also orders the splitting of big blocks.
     word_sources: list[WordSource] = field(default_factory=list)
     hot_candidates: int = 0  # 0: never re-block hot records
+    # Lacking text, an oversized block is split in the order of these (left, right) values: the
+    # pass's amounts, then its dates (minor units, day numbers), whatever the comparison's mode.
+    split_order: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
 
 
 def generate(plan: BlockingPlan, left_rows: np.ndarray, right_rows: np.ndarray) -> Candidates:
@@ -228,7 +231,8 @@ def _split_by_exact_key(
 def _sorted_neighbourhood(
     plan: BlockingPlan, lrows: np.ndarray, rrows: np.ndarray
 ) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Windows over the block sorted by a string (forwards and reversed) or, lacking one, by row.
+    """Windows over the block sorted by a string (forwards and reversed) or, lacking one, by the
+    pass's amounts and dates, then row.
 
     Records are never dropped: every record lands in at least one window with its sort neighbours.
     """
@@ -243,7 +247,9 @@ def _sorted_neighbourhood(
         reversed_text = np.array([t[::-1] for t in text.tolist()], dtype=str)
         orders.append(np.lexsort((rows, side, reversed_text)))
     else:
-        orders.append(np.lexsort((side, rows)))
+        # Near values are the likely pairs; np.lexsort sorts by its last key first.
+        values = [np.concatenate([left[lrows], right[rrows]]) for left, right in plan.split_order]
+        orders.append(np.lexsort((side, rows, *reversed(values))))
     half = SPLIT_WINDOW // 2
     windows = []
     for order in orders:
