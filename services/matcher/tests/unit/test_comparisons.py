@@ -9,6 +9,7 @@ from typing import Any
 import jellyfish
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import distance, fuzz
@@ -185,6 +186,17 @@ def test_date_window_direction(pairs: list[tuple[int, int]], days: int, directio
     assert ev.passed.tolist() == [allowed(b - a) for a, b in pairs]
 
 
+def test_a_scored_date_window_gives_no_credit_for_a_lag_the_wrong_way_round() -> None:
+    lags = [-2, -1, 0, 1, 2]
+    left = {"value_date": [day(10)] * len(lags)}
+    right = {"value_date": [day(10 + lag) for lag in lags]}
+    directed = run({"type": "date_window", "days": 3, "direction": "left_before_right", "mode": "score"}, left, right)
+    either = run({"type": "date_window", "days": 3, "direction": "either", "mode": "score"}, left, right)
+    assert directed.similarity.tolist() == [0.0, 0.0, 1.0, 0.875, 0.75]
+    assert either.similarity.tolist() == [0.75, 0.875, 1.0, 0.875, 0.75]
+    assert directed.passed.tolist() == [False, False, True, True, True]
+
+
 def test_date_window_accepts_datetimes_and_fails_on_null() -> None:
     ev = run(
         {"type": "date_window", "field": "booking_date", "days": 1},
@@ -277,6 +289,17 @@ def test_phonetic_known_pairs() -> None:
         {"n": ["Rupert", "Smyth", "Jones"]},
     )
     assert ev.passed.tolist() == [True, True, False]
+
+
+@pytest.mark.parametrize("algorithm", ["soundex", "metaphone", "nysiis"])
+def test_a_value_without_a_phonetic_code_matches_nothing(algorithm: str) -> None:
+    # Metaphone spells no code for digits or CJK text; two empty codes are no evidence of a match.
+    ev = run(
+        {"type": "phonetic", "field": "n", "algorithm": algorithm},
+        {"n": ["12345", "李小龙", "Meyer"]},
+        {"n": ["99999", "王芳", "Meyer"]},
+    )
+    assert ev.passed.tolist() == [False, False, True]
 
 
 def test_reference_extraction_from_free_text_on_either_side() -> None:

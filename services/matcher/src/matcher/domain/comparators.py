@@ -229,6 +229,11 @@ def evaluate(comp: Prepared, li: np.ndarray, ri: np.ndarray, *, cutoff: float = 
         passed = (delta >= lo) & (delta <= hi)
         days = int(getattr(comp.spec, "days", 0))
         similarity = np.clip(1.0 - np.abs(delta) / (2.0 * (days + 1)), 0.0, 1.0).astype(np.float32)
+        # A directed window gives no credit for a lag the wrong way round, however short.
+        direction = getattr(comp.spec, "direction", "either")
+        if direction != "either":
+            wrong_way = delta < 0 if direction == "left_before_right" else delta > 0
+            similarity[wrong_way] = 0.0
     else:
         similarity = _fuzzy_pairs(comp, li, ri, cutoff, workers)
         passed = similarity.astype(np.float64) >= float(getattr(comp.spec, "threshold", 0.0))

@@ -95,7 +95,9 @@ def phonetic_series(series: pl.Series, algorithm: Phonetic) -> pl.Series:
     coder = PHONETIC_CODERS[algorithm]
     strings = series.cast(pl.Utf8)
     distinct = strings.drop_nulls().unique()
-    codes = pl.Series("code", [coder(v) if v.strip() else None for v in distinct.to_list()], dtype=pl.Utf8)
+    # An empty code (digits, CJK, punctuation: nothing the algorithm can spell) is no evidence of a
+    # match, so it counts as missing rather than equal to every other empty code.
+    codes = pl.Series("code", [(coder(v) or None) if v.strip() else None for v in distinct.to_list()], dtype=pl.Utf8)
     table = pl.DataFrame({"value": distinct, "code": codes})
     out = pl.DataFrame({"value": strings}).join(table, on="value", how="left", maintain_order="left")
     return out["code"].alias(series.name)
