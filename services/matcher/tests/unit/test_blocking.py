@@ -141,9 +141,7 @@ def test_oversized_block_is_split_and_recorded_but_keeps_every_record() -> None:
 def _scrambled_twins(n: int, amount: Callable[[int], str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Left and right hold the same amounts, but record-id order pairs unrelated records."""
     left = records([{"record_id": f"L{i:04d}", "amount": amount(i), "currency": "EUR"} for i in range(n)])
-    right = records(
-        [{"record_id": f"R{(i * 7919) % n:04d}", "amount": amount(i), "currency": "EUR"} for i in range(n)]
-    )
+    right = records([{"record_id": f"R{(i * 7919) % n:04d}", "amount": amount(i), "currency": "EUR"} for i in range(n)])
     return left, right
 
 

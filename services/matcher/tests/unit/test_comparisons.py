@@ -89,6 +89,24 @@ def test_normalised_ignores_case_punctuation_whitespace_and_applies_equivalences
     assert ev.passed.tolist() == [True, True, True, False]
 
 
+@pytest.mark.parametrize("punctuation", [True, False])
+def test_equivalences_rewrite_symbols_spaced_variants_and_chains(punctuation: bool) -> None:
+    table = {"and": ["&"], "co ltd": ["company limited"], "company": ["co", "corp"], "corp": ["corporation"]}
+    spec = {"type": "normalised", "field": "name", "normalise": {"equivalences": table, "punctuation": punctuation}}
+    ev = run(
+        spec,
+        {"name": ["Smith & Sons", "Smith&Sons", "Company  Limited", "Acme Corporation", "co co", "Costco"]},
+        {"name": ["smith and sons", "Smith and Sons", "co ltd", "ACME company", "company company", "Costcompany"]},
+    )
+    assert ev.passed.tolist() == [True, True, True, True, True, False]
+
+
+def test_equivalence_variants_match_across_punctuation_when_it_is_normalised() -> None:
+    spec = {"type": "normalised", "field": "name", "normalise": {"equivalences": {"co ltd": ["company limited"]}}}
+    ev = run(spec, {"name": ["Company, Limited", "Company Limited."]}, {"name": ["co ltd", "co ltd"]})
+    assert ev.passed.tolist() == [True, True]
+
+
 def test_whitespace_remove_joins_reference_fragments() -> None:
     spec = {"type": "normalised", "field": "r", "normalise": {"whitespace": "remove"}}
     ev = run(spec, {"r": ["INV-2024 0042"]}, {"r": ["inv 2024-0042"]})

@@ -104,6 +104,14 @@ def test_defaults_are_documented_values() -> None:
             "pass names must be unique",
         ),
         ([1, 2], "rules must be a mapping"),
+        (
+            one_pass(blocking=[{"field": "x", "normalise": {"equivalences": {"a": ["b"], "b": ["A"]}}}]),
+            "passes[0].blocking[0].normalise: equivalences form a cycle: b -> a -> b",
+        ),
+        (
+            one_pass(blocking=[{"field": "x", "normalise": {"equivalences": {"ltd": ["Co"], "company": ["co"]}}}]),
+            "equivalences: 'co' is listed under both 'ltd' and 'company'",
+        ),
     ],
 )
 def test_validation_errors_name_the_path(data: object, expected: str) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import cache
 
 import jellyfish
 import numpy as np
 import polars as pl
 
+from matcher.domain import equivalences
 from matcher.domain.rule_parts import KeyExpr, Normalise, Phonetic
 
 # Two independently seeded 64-bit hashes act as one 128-bit key: a false "equal" needs both to
@@ -39,12 +39,17 @@ def normalise_expr(expr: pl.Expr, spec: Normalise) -> pl.Expr:
         if spec.leading_zeros:
             out = out.str.replace_all(_LEADING_ZEROS, "${1}${2}")
         return out.str.strip_chars()
-    out = _basic_normalise_expr(expr.cast(pl.Utf8), spec)
-    for canonical, variants in sorted(spec.equivalences.items()):
-        words = sorted({_normalise_word(v, spec) for v in variants if v.strip()} - {""}, key=len, reverse=True)
-        if words:
-            pattern = r"\b(?:" + "|".join(_escape(w) for w in words) + r")\b"
-            out = out.str.replace_all(pattern, _normalise_word(canonical, spec).replace("$", "$$"))
+    out = expr.cast(pl.Utf8)
+    if spec.equivalences:
+        # Variants are rewritten while their punctuation is still there ("&", "ltd."), then the
+        # text and the canonical forms are cleaned up alike.
+        if spec.case:
+            out = out.str.to_lowercase()
+        for pattern, replacement in equivalences.rewrite_rules(
+            spec.equivalences, case=spec.case, punctuation=spec.punctuation
+        ):
+            out = out.str.replace_all(pattern, replacement).str.replace_all(pattern, replacement)
+    out = _basic_normalise_expr(out, spec)
     if spec.whitespace == "collapse":
         out = out.str.replace_all(r"\s+", " ").str.strip_chars()
     elif spec.whitespace == "remove":
@@ -60,22 +65,6 @@ def _basic_normalise_expr(expr: pl.Expr, spec: Normalise) -> pl.Expr:
     if spec.leading_zeros:
         expr = expr.str.replace_all(_LEADING_ZEROS, "${1}${2}")
     return expr
-
-
-@cache
-def _normalise_word_cached(word: str, case: bool, punctuation: bool, leading_zeros: bool) -> str:
-    spec = Normalise(case=case, punctuation=punctuation, leading_zeros=leading_zeros)
-    value = pl.select(_basic_normalise_expr(pl.lit(word), spec)).item()
-    return " ".join(str(value).split())
-
-
-def _normalise_word(word: str, spec: Normalise) -> str:
-    return _normalise_word_cached(word, spec.case, spec.punctuation, spec.leading_zeros)
-
-
-def _escape(text: str) -> str:
-    # Rust-regex escaping of a literal; equivalence words come from users.
-    return "".join("\\" + ch if ch in r"\.+*?()|[]{}^$#&-~" else ch for ch in text)
 
 
 def normalise_series(series: pl.Series, spec: Normalise | None) -> pl.Series:

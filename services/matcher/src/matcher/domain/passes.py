@@ -82,8 +82,9 @@ def blocking_plan(ctx: EngineContext, pass_: Pass, comps: list[Prepared], *, exc
             WordSource(c.left_text, c.right_text) for c in fuzzy if c.left_text is not None and c.right_text is not None
         ],
         hot_candidates=pass_.hot_candidates,
-        split_order=[(c.left, c.right) for c in sorted(comps, key=lambda c: c.kind != "numeric")
-                     if c.kind in ("numeric", "date")],
+        split_order=[
+            (c.left, c.right) for c in sorted(comps, key=lambda c: c.kind != "numeric") if c.kind in ("numeric", "date")
+        ],
     )
 
 

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 import polars as pl
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from matcher.domain import equivalences
+
 
 def _unit_interval(value: float) -> float:
     if not 0.0 <= value <= 1.0:
@@ -60,6 +62,11 @@ class Normalise(StrictModel):
     whitespace: WhitespaceMode = "collapse"
     leading_zeros: bool = False  # "INV 0042" == "INV 42": strips zeros that start a digit run
     equivalences: dict[str, list[str]] = Field(default_factory=dict)  # canonical -> variants (whole words)
+
+    @model_validator(mode="after")
+    def _equivalences_resolve(self) -> Normalise:
+        equivalences.resolved(self.equivalences, case=self.case)  # a cycle or a doubly claimed variant
+        return self
 
 
 class FieldRef(StrictModel):
