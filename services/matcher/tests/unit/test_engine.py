@@ -181,6 +181,26 @@ def test_unmatched_record_names_failed_comparison_and_by_how_much() -> None:
     assert nearest["failed"] == [{"name": "amount", "detail": "amount off by 0.70 (0.7 %), tolerance 0.5 % of max"}]
 
 
+def test_a_difference_just_over_the_tolerance_never_reads_as_the_tolerance() -> None:
+    rules = rules_from_data(
+        {
+            "passes": [
+                {
+                    "name": "p",
+                    "blocking": [{"field": "reference"}],
+                    "comparisons": [{"type": "numeric_tolerance", "percent": "0.5"}],
+                }
+            ]
+        }
+    )
+    left = records([{"record_id": "B1", "amount": "201.01", "reference": "INV-9"}])
+    right = records([{"record_id": "L1", "amount": "200.00", "reference": "INV-9"}])
+    row = match(left, right, rules).explain_unmatched("left").row(0, named=True)
+    nearest = json.loads(row["explanation"])["nearest"][0]
+    # 1.01 of 201.01 is 0.50246 %: two decimals would say "0.5 %", inside a 0.5 % tolerance.
+    assert nearest["failed"] == [{"name": "amount", "detail": "amount off by 1.01 (0.5025 %), tolerance 0.5 % of max"}]
+
+
 def test_below_review_threshold_is_explained() -> None:
     rules = rules_from_data(
         {

@@ -101,7 +101,7 @@ def _difference_and_detail(
             pl.when(pl.col(f"p{i}")).then(pl.lit(f"{name} differs by ")).otherwise(pl.lit(f"{name} off by ")),
             format_minor(pl.col(f"dm{i}"), comp.scale),
             pl.lit(" ("),
-            pl.col(f"pct{i}").round(2).cast(pl.Utf8),
+            _percent_text(pl.col(f"pct{i}"), pl.col(f"p{i}"), comp.percent),
             pl.lit(" %), tolerance "),
             pl.lit(_tolerance_text(comp)),
         )
@@ -131,6 +131,20 @@ def _difference_and_detail(
         return pl.lit(None, pl.Float64), detail
     detail = pl.when(pl.col(f"p{i}")).then(pl.lit(f"{name}: equal")).otherwise(pl.lit(f"{name}: differs"))
     return pl.lit(None, pl.Float64), detail
+
+
+def _percent_text(pct: pl.Expr, passed: pl.Expr, tolerance: float | None) -> pl.Expr:
+    """Two decimals, or as many as it takes for a failing difference not to read as the tolerance
+    itself ("off by 0.5025 %, tolerance 0.5 %", not "0.5 %")."""
+    if tolerance is None:
+        return pct.round(2).cast(pl.Utf8)
+    reads_as_inside = ~passed & (pct.round(2) <= tolerance)
+    return (
+        pl.when(reads_as_inside & (pct.round(4) <= tolerance)).then(pct.round(6))
+        .when(reads_as_inside).then(pct.round(4))
+        .otherwise(pct.round(2))
+        .cast(pl.Utf8)
+    )  # fmt: skip
 
 
 def _tolerance_text(comp: Prepared) -> str:
