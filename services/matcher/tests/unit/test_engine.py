@@ -201,6 +201,42 @@ def test_a_difference_just_over_the_tolerance_never_reads_as_the_tolerance() -> 
     assert nearest["failed"] == [{"name": "amount", "detail": "amount off by 1.01 (0.5025 %), tolerance 0.5 % of max"}]
 
 
+def test_a_record_left_by_a_grouped_pass_is_explained_as_no_group_not_as_a_member_amount() -> None:
+    rules = rules_from_data(
+        {
+            "passes": [
+                {
+                    "name": "g",
+                    "cardinality": "one_to_many",
+                    "blocking": [{"field": "currency"}],
+                    "comparisons": [{"type": "numeric_tolerance", "absolute": "0.01"}, DATE],
+                    "group": {"by": [{"field": "reference"}]},
+                }
+            ]
+        }
+    )
+    left = records(
+        [
+            {"record_id": f"L{i}", "amount": amount, "value_date": day(1), "currency": "EUR", "reference": ref}
+            for i, (amount, ref) in enumerate([("100.00", "A"), ("50.00", "B"), ("75.00", "C")], start=1)
+        ]
+    )
+    right = records(
+        [
+            {"record_id": f"R{i}", "amount": amount, "value_date": day(1), "currency": "EUR", "reference": ref}
+            for i, (amount, ref) in enumerate(
+                [("60.00", "A"), ("40.00", "A"), ("30.00", "B"), ("20.00", "B"), ("5.00", "B"), ("75.00", "C")],
+                start=1,
+            )
+        ]
+    )
+    outcome = match(left, right, rules)
+    assert outcome.matched.select("left_ids", "right_ids").rows() == [(["L1"], ["R1", "R2"])]
+    reasons = dict(outcome.explain_unmatched("left").select("record_id", "reason").rows())
+    # L2's group sums to 55.00 and L3's has one member (groups need two): neither fails a filter.
+    assert reasons == {"L2": "no_group", "L3": "no_group"}
+
+
 def test_below_review_threshold_is_explained() -> None:
     rules = rules_from_data(
         {

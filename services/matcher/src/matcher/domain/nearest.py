@@ -23,6 +23,7 @@ class Fallback:
     pass_index: np.ndarray  # -1 when nothing was found
     other: np.ndarray  # row on the other side, -1 when nothing was found
     score: np.ndarray  # the pair's pass score, ignoring filters (NaN when nothing was found)
+    failed: np.ndarray  # filters the pair fails (group-total tolerances of grouped passes not counted)
 
 
 def search(ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray) -> Fallback:
@@ -31,7 +32,7 @@ def search(ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray) -> F
     failures = np.full(len(rows), np.iinfo(np.int64).max, dtype=np.int64)
     best_score = np.full(len(rows), -np.inf)
     if len(rows) == 0:
-        return Fallback(pass_index, other, np.full(0, np.nan))
+        return Fallback(pass_index, other, np.full(0, np.nan), np.zeros(0, dtype=np.int64))
     eligible = [i for i, p in enumerate(rules.passes) if p.cardinality == "one_to_one"]
     for index in eligible or range(len(rules.passes)):
         pass_ = rules.passes[index]
@@ -40,7 +41,11 @@ def search(ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray) -> F
         has = found >= 0
         li = np.where(side == "left", rows, found)[has]
         ri = np.where(side == "left", found, rows)[has]
-        failed, score = _failures_and_score(ctx, comps, li, ri)
+        # A grouped pass tests amounts on the group's total: one member against the single record
+        # says nothing, so only its member-level filters count as failures here.
+        member_level = [c for c in comps if pass_.cardinality == "one_to_one" or c.kind != "numeric"]
+        failed, _ = _failures_and_score(ctx, member_level, li, ri)
+        _, score = _failures_and_score(ctx, comps, li, ri)
         positions = np.flatnonzero(has)
         # Fewest failed filters, then the highest score; on a full tie the later (usually looser)
         # pass gives the more telling "off by ..., tolerance ..." message.
@@ -49,7 +54,8 @@ def search(ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray) -> F
         failures[chosen], best_score[chosen] = failed[better], score[better]
         pass_index[chosen] = index
         other[chosen] = found[has][better]
-    return Fallback(pass_index, other, np.where(other >= 0, best_score, np.nan))
+    failed = np.where(other >= 0, failures, 0)
+    return Fallback(pass_index, other, np.where(other >= 0, best_score, np.nan), failed)
 
 
 def _failures_and_score(

@@ -129,7 +129,11 @@ def _unmatched_side(
     else:
         found = nearest.search(ctx, rules, side, rows[missing])
     best_other[missing], best_pass[missing], best_score[missing] = found.other, found.pass_index, found.score
-    reason[missing] = np.where(found.other >= 0, "filter_failed", "no_candidate")
+    # A nearest record that fails no filter was held back by a grouped pass: no group of candidates
+    # (of the allowed sizes) reached the single record's amount.
+    reason[missing] = np.select(
+        [found.other < 0, found.failed > 0], ["no_candidate", "filter_failed"], default="no_group"
+    ).astype(object)
     return Unmatched(rows=rows, reason=reason, other=best_other, pass_index=best_pass, score=best_score)
 
 
