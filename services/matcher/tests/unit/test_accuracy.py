@@ -96,3 +96,11 @@ def test_precision_and_recall_per_scenario(name: str) -> None:
     assert precision >= min_precision
     assert recall >= min_recall
     assert auto_precision >= min_auto_precision
+    if scenario.duplicates:
+        # Identical ledger twins are indistinguishable: a line matching either goes to review, so a
+        # person sees the possible double booking instead of the engine picking one silently.
+        ledger_ids = data.ledger["record_id"].to_list()
+        twinned = {rid.removesuffix("d") for rid in ledger_ids if rid.endswith("d")}
+        auto_rights = {rid.removesuffix("d") for rights in outcome.auto["right_ids"].to_list() for rid in rights}
+        assert twinned, "the scenario has no duplicates to check"
+        assert not auto_rights & twinned
