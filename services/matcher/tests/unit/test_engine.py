@@ -237,6 +237,29 @@ def test_a_record_left_by_a_grouped_pass_is_explained_as_no_group_not_as_a_membe
     assert reasons == {"L2": "no_group", "L3": "no_group"}
 
 
+def test_a_record_whose_nearest_candidate_went_to_an_earlier_pass_is_explained_as_taken() -> None:
+    rules = rules_from_data(
+        {
+            "passes": [
+                {"name": "by-reference", "blocking": [{"field": "reference"}], "comparisons": [DATE]},
+                {"name": "by-amount", "blocking": [{"field": "currency"}], "comparisons": [AMOUNT, DATE]},
+            ]
+        }
+    )
+    left = records(
+        [
+            {"record_id": "L1", "amount": "10.00", "value_date": day(1), "currency": "EUR", "reference": "A"},
+            {"record_id": "L2", "amount": "10.00", "value_date": day(1), "currency": "EUR", "reference": "B"},
+        ]
+    )
+    right = records([{"record_id": "R1", "amount": "10.00", "value_date": day(1), "currency": "EUR", "reference": "A"}])
+    outcome = match(left, right, rules)
+    assert outcome.matched.select("left_ids", "right_ids").rows() == [(["L1"], ["R1"])]
+    row = outcome.explain_unmatched("left").row(0, named=True)
+    # R1 passes every filter of L2's pass, but the reference pass had already matched it.
+    assert (row["record_id"], row["reason"], row["nearest_id"]) == ("L2", "taken", "R1")
+
+
 def test_below_review_threshold_is_explained() -> None:
     rules = rules_from_data(
         {

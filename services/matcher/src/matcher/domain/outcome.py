@@ -104,14 +104,14 @@ def build_unmatched(
     ctx: EngineContext, rules: RuleSet, all_nearest: list[Nearest], left_free: np.ndarray, right_free: np.ndarray,
     early: EarlySearch | None = None,
 ) -> tuple[Unmatched, Unmatched]:  # fmt: skip
-    left = _unmatched_side(ctx, rules, "left", np.flatnonzero(left_free), all_nearest, early)
-    right = _unmatched_side(ctx, rules, "right", np.flatnonzero(right_free), all_nearest, early)
+    left = _unmatched_side(ctx, rules, "left", np.flatnonzero(left_free), right_free, all_nearest, early)
+    right = _unmatched_side(ctx, rules, "right", np.flatnonzero(right_free), left_free, all_nearest, early)
     return left, right
 
 
 def _unmatched_side(
-    ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray, all_nearest: list[Nearest],
-    early: EarlySearch | None,
+    ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray, other_free: np.ndarray,
+    all_nearest: list[Nearest], early: EarlySearch | None,
 ) -> Unmatched:  # fmt: skip
     best_other = np.full(len(rows), -1, dtype=np.int64)
     best_score = np.full(len(rows), np.nan)
@@ -129,10 +129,19 @@ def _unmatched_side(
     else:
         found = nearest.search(ctx, rules, side, rows[missing])
     best_other[missing], best_pass[missing], best_score[missing] = found.other, found.pass_index, found.score
-    # A nearest record that fails no filter was held back by a grouped pass: no group of candidates
-    # (of the allowed sizes) reached the single record's amount.
+    # A nearest record that fails no filter and was never a candidate: a grouped pass found no group
+    # of the allowed size reaching the amount; or the record went to another match first; or blocking
+    # never compared the two (hot records re-blocked by words, an oversized block's windows).
+    grouped = np.array([p.cardinality != "one_to_one" for p in rules.passes])
     reason[missing] = np.select(
-        [found.other < 0, found.failed > 0], ["no_candidate", "filter_failed"], default="no_group"
+        [
+            found.other < 0,
+            found.failed > 0,
+            grouped[np.maximum(found.pass_index, 0)],
+            ~other_free[np.maximum(found.other, 0)],
+        ],
+        ["no_candidate", "filter_failed", "no_group", "taken"],
+        default="not_compared",
     ).astype(object)
     return Unmatched(rows=rows, reason=reason, other=best_other, pass_index=best_pass, score=best_score)
 
