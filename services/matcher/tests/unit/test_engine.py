@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections import Counter
@@ -11,6 +12,7 @@ import pytest
 from synthetic import Scenario, generate
 
 from conftest import day, records
+from matcher.cli import ProgressBar
 from matcher.domain import InputError, MatchOutcome, engine, match, nearest, rules_from_data, scoring
 
 AMOUNT = {"type": "numeric_tolerance", "absolute": "0.01"}
@@ -399,6 +401,37 @@ def test_progress_is_monotonic_and_finishes() -> None:
     )
     match(left, left, rules_from_data(TWO_PASSES), progress=lambda fraction, message: seen.append(fraction))
     assert seen == sorted(seen) and seen[-1] == 1.0 and len(seen) >= 4
+
+
+def test_progress_moves_inside_a_pass_stage_by_stage() -> None:
+    # One pass is most runs: the bar must not sit at 0 % until it ends.
+    seen: list[tuple[float, str]] = []
+    rows = [{"record_id": f"r{i}", "amount": f"{i}.00", "value_date": day(0), "currency": "EUR"} for i in range(50)]
+    rules = rules_from_data(
+        {"passes": [{"name": "only", "blocking": [{"field": "currency"}], "comparisons": [AMOUNT]}]}
+    )
+    match(records(rows), records(rows), rules, progress=lambda fraction, message: seen.append((fraction, message)))
+    inside = [(f, m) for f, m in seen if 0 < f < 0.5]
+    assert [m for _, m in inside] == [
+        "pass 1/1: only: scoring 50 candidate pairs",
+        "pass 1/1: only: assigning 50 scored pairs",
+    ]
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+
+
+def test_progress_bar_draws_on_a_terminal_only() -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal, pipe = Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        bar = ProgressBar(stream, enabled=True, width=10)
+        bar(0.5, "pass 1/1: only: scoring")
+        bar.close()
+    assert terminal.getvalue().startswith("\r[#####.....]  50%")
+    assert "pass 1/1: only: scoring" in terminal.getvalue() and terminal.getvalue().endswith("\n")
+    assert pipe.getvalue() == ""
 
 
 @pytest.mark.parametrize(

@@ -82,7 +82,12 @@ def match(
                 ctx, rules, background, list(all_nearest), left_free, right_free, last_pass_pairs)  # fmt: skip
 
         for index, pass_ in enumerate(rules.passes):
-            report(index / steps, f"pass {index + 1}/{len(rules.passes)}: {pass_.name}")
+            label = f"pass {index + 1}/{len(rules.passes)}: {pass_.name}"
+            report(index / steps, label)
+
+            def stage(share: float, message: str, index: int = index, label: str = label) -> None:
+                report((index + share) / steps, f"{label}: {message}")
+
             clock = time.perf_counter()
             pass_stats = PassStats(name=pass_.name, cardinality=pass_.cardinality)
             pass_stats.left_pool, pass_stats.right_pool = int(left_free.sum()), int(right_free.sum())
@@ -92,10 +97,12 @@ def match(
                 last = index == len(rules.passes) - 1
                 matches, nearest = run_one_to_one(
                     ctx, index, pass_, comps, left_free, right_free, pass_stats,
-                    on_scored=search_early if last else None,
+                    on_scored=search_early if last else None, on_stage=stage,
                 )  # fmt: skip
             else:
-                matches, nearest = run_grouped(ctx, index, pass_, comps, left_free, right_free, pass_stats)
+                matches, nearest = run_grouped(
+                    ctx, index, pass_, comps, left_free, right_free, pass_stats, on_stage=stage
+                )
             left_free[matches.left_rows] = False
             right_free[matches.right_rows] = False
             pass_stats.auto = int(matches.auto.sum())

@@ -27,10 +27,12 @@ from matcher.domain.passes import (
     EngineContext,
     Nearest,
     PassMatches,
+    StageReport,
     blocking_plan,
     key_pair,
     record_blocking,
     score_candidates,
+    silent_stage,
 )
 from matcher.domain.rules import GroupSpec, Pass
 from matcher.domain.scoring import Scored, best_per_row
@@ -63,8 +65,9 @@ class _Orientation:
 
 def run_grouped(
     ctx: EngineContext, pass_index: int, pass_: Pass, comps: list[Prepared],
-    left_free: np.ndarray, right_free: np.ndarray, stats: PassStats,
+    left_free: np.ndarray, right_free: np.ndarray, stats: PassStats, on_stage: StageReport | None = None,
 ) -> tuple[PassMatches, Nearest]:  # fmt: skip
+    stage = on_stage or silent_stage
     clock = time.perf_counter()
     side = _Orientation(pass_, ctx)
     member_comps = [c for c in comps if c.kind != "numeric"]
@@ -73,6 +76,7 @@ def run_grouped(
     cands = generate(plan, np.flatnonzero(left_free), np.flatnonzero(right_free))
     record_blocking(stats, cands)
     stats.seconds["blocking"] = round(time.perf_counter() - clock, 4)
+    stage(1 / 3, f"scoring {cands.pair_count:,} candidate members")
 
     clock = time.perf_counter()
     bounds = score_cutoffs(member_comps, 0.0)
@@ -88,6 +92,7 @@ def run_grouped(
     nearest = Nearest(*best_per_row(*(np.zeros(0, np.int64),) * 2, np.zeros(0), ctx.left.height),
                       *best_per_row(*(np.zeros(0, np.int64),) * 2, np.zeros(0), ctx.right.height))  # fmt: skip
     stats.seconds["scoring"] = round(time.perf_counter() - clock, 4)
+    stage(2 / 3, f"forming groups from {len(member_pairs):,} member pairs")
 
     clock = time.perf_counter()
     weights = _Weights(member_comps, sum_comps)

@@ -28,6 +28,12 @@ from matcher.domain.rules import Pass
 from matcher.domain.scoring import Scored, best_per_row, score_block, score_pairs_threaded
 from matcher.domain.stats import PassStats
 
+StageReport = Callable[[float, str], None]
+
+
+def silent_stage(share: float, message: str) -> None:
+    return None
+
 
 @dataclass
 class EngineContext:
@@ -166,14 +172,17 @@ def score_candidates(
 def run_one_to_one(
     ctx: EngineContext, pass_index: int, pass_: Pass, comps: list[Prepared],
     left_free: np.ndarray, right_free: np.ndarray, stats: PassStats,
-    on_scored: Callable[[Scored], None] | None = None,
+    on_scored: Callable[[Scored], None] | None = None, on_stage: StageReport | None = None,
 ) -> tuple[PassMatches, Nearest]:  # fmt: skip
-    """`on_scored` sees the filter-passing pairs before assignment starts."""
+    """`on_scored` sees the filter-passing pairs before assignment starts; `on_stage` hears of each
+    stage as it starts (the share of the pass done, a message)."""
+    stage = on_stage or silent_stage
     clock = time.perf_counter()
     plan = blocking_plan(ctx, pass_, comps, exclude_sums=False)
     cands = generate(plan, np.flatnonzero(left_free), np.flatnonzero(right_free))
     record_blocking(stats, cands)
     stats.seconds["blocking"] = round(time.perf_counter() - clock, 4)
+    stage(1 / 3, f"scoring {cands.pair_count:,} candidate pairs")
 
     clock = time.perf_counter()
     scored = score_candidates(
@@ -185,6 +194,7 @@ def run_one_to_one(
     stats.seconds["scoring"] = round(time.perf_counter() - clock, 4)
     if on_scored is not None:
         on_scored(scored)
+    stage(2 / 3, f"assigning {len(edges):,} scored pairs")
 
     clock = time.perf_counter()
     result = assign_one_to_one(edges, margin=pass_.ambiguity_margin, may_repeat=bool(cands.split_blocks))
