@@ -137,6 +137,9 @@ class MatchBatchProduced(Event):
 
 @register
 class JobProgressed(Event):
+    """A job was planned, one of its shards finished, or the job failed: planning or one shard (`shard_no`)
+    met an error that repeating cannot fix; `error_code` names it and `detail` is its message."""
+
     TOPIC = "job.progress"
     TYPE = "job.progress"
 
@@ -145,6 +148,9 @@ class JobProgressed(Event):
     stage: Literal["planned", "shard_started", "shard_finished", "failed"]
     shard_count: int | None = None
     detail: str | None = None
+    error_code: str | None = Field(
+        default=None, description="stage failed: rules_invalid, input_invalid or engine_error (stable)"
+    )
 
     def partition_key(self) -> bytes:
         return str(self.job_id).encode()

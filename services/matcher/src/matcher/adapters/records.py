@@ -1,4 +1,4 @@
-"""Reading canonical records (the files service's read model) and storing shard plans.
+"""Reading canonical records (the files service's read model), storing shard plans and job failures.
 
 Records are streamed out of Postgres with COPY ... TO STDOUT (CSV) and parsed by Polars: one round trip,
 no per-row Python objects, so a million-row dataset loads in seconds with bounded overhead.
@@ -127,3 +127,17 @@ class PgRecordStore:
                 records=((job_id, side, shard, record_id) for side, shard, record_id in members),
             )
             return StoredPlan(shard_count, max_matches_per_batch)
+
+    async def record_failure(self, job_id: uuid.UUID, shard_no: int, error_code: str, detail: str) -> None:
+        """Keep the job's first failure; a later one (another shard, a redelivery) changes nothing."""
+        async with timed(self._service, "record_failure"):
+            await self._pool.execute(
+                "INSERT INTO job_failures (job_id, shard_no, error_code, detail) VALUES ($1, $2, $3, $4) "
+                "ON CONFLICT (job_id) DO NOTHING",
+                job_id, shard_no, error_code, detail,
+            )  # fmt: skip
+
+    async def has_failed(self, job_id: uuid.UUID) -> bool:
+        """True once a shard of the job has failed it."""
+        found = await self._pool.fetchval("SELECT EXISTS (SELECT 1 FROM job_failures WHERE job_id = $1)", job_id)
+        return bool(found)

@@ -9,11 +9,11 @@ from pydantic import ValidationError
 from matcher.adapters.cpu_pool import CpuPool
 from matcher.adapters.records import PgRecordStore
 from matcher.config import SERVICE
-from matcher.domain import EngineError, RuleSet
+from matcher.domain import EngineError, RuleError, RuleSet
 from matcher.service_layer.planning import batches, event_id, planned, shard_requests
 from matcher.service_layer.shard_work import match_records, plan_job_shards
 from platform_common.events import DecodedMessage, Event, JobProgressed, JobStarted, ShardRequested, wrap
-from platform_common.kafka.producer import KafkaEventPublisher
+from platform_common.kafka.producer import EventPublisher
 from platform_common.metrics import MATCHER_PAIRS, MATCHER_SHARD_DURATION
 
 log = logging.getLogger(__name__)
@@ -22,17 +22,18 @@ PLANNER_GROUP = "matcher-planner"
 SHARD_GROUP = "matcher"
 
 
-async def _publish(publisher: KafkaEventPublisher, event: Event, correlation: str, *identity: object) -> None:
+async def _publish(publisher: EventPublisher, event: Event, correlation: str, *identity: object) -> None:
     await publisher.publish(
         event, envelope=wrap(event, producer=SERVICE, correlation_id=correlation, event_id=event_id(*identity))
     )
 
 
 async def plan_job(
-    message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool, publisher: KafkaEventPublisher, shard_count: int,
+    message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool, publisher: EventPublisher, shard_count: int,
     max_matches_per_batch: int,
 ) -> None:  # fmt: skip
-    """Load both datasets, split them into shards of whole blocks, and request each shard."""
+    """Load both datasets, split them into shards of whole blocks, and request each shard; a job whose rules
+    cannot run on its records fails here, before any shard is requested."""
     job = message.event
     assert isinstance(job, JobStarted)
     correlation = str(job.job_id)
@@ -45,8 +46,9 @@ async def plan_job(
             plan = await cpu.run(plan_job_shards, left, right, job.rule_set, shard_count)
         except (ValidationError, EngineError) as error:
             # A job that can never run is finished as failed rather than retried or dead-lettered.
-            log.warning("job %s cannot be planned: %s", job.job_id, error)
-            failed = JobProgressed(job_id=job.job_id, stage="failed", detail=str(error)[:2000])
+            code = error.code if isinstance(error, EngineError) else RuleError.code
+            log.warning("job %s cannot be planned: %s", job.job_id, error, extra={"ctx_error_code": code})
+            failed = JobProgressed(job_id=job.job_id, stage="failed", detail=str(error)[:2000], error_code=code)
             await _publish(publisher, failed, correlation, job.job_id, "failed")
             return
         plan_held = await store.save_plan(
@@ -68,17 +70,28 @@ async def plan_job(
 
 
 async def match_shard(
-    message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool, publisher: KafkaEventPublisher, max_items: int
+    message: DecodedMessage, *, store: PgRecordStore, cpu: CpuPool, publisher: EventPublisher, max_items: int
 ) -> None:
     """Match one shard and publish its batches; deterministic, so a redelivered shard repeats itself exactly,
-    whichever replica runs it (the batch size comes from the plan; `max_items` only for older requests)."""
+    whichever replica runs it (the batch size comes from the plan; `max_items` only for older requests).
+
+    An engine error fails the whole job; shards of a failed job are skipped."""
     shard = message.event
     assert isinstance(shard, ShardRequested)
     correlation = str(shard.job_id)
+    if await store.has_failed(shard.job_id):
+        log.info("job %s has failed; shard %d skipped", shard.job_id, shard.shard_no)
+        return
     with MATCHER_SHARD_DURATION.labels(SERVICE).time():
         left = await store.load_shard(shard.job_id, shard.shard_no, "L", shard.left_dataset_id)
         right = await store.load_shard(shard.job_id, shard.shard_no, "R", shard.right_dataset_id)
-        output = await cpu.run(match_records, left, right, shard.rule_set)
+        try:
+            output = await cpu.run(match_records, left, right, shard.rule_set)
+        except EngineError as error:
+            # The same records and rules fail the same way on every attempt and every replica: retrying
+            # or dead-lettering the shard would leave its job running for ever.
+            await _fail_job(shard, error, store=store, publisher=publisher)
+            return
     batch_size = shard.max_matches_per_batch or max_items
     for batch in batches(shard, output.matches, output.unmatched, max_items=batch_size):
         await _publish(publisher, batch, correlation, shard.job_id, "batch", shard.shard_no, batch.batch_seq)
@@ -88,3 +101,17 @@ async def match_shard(
         job_id=shard.job_id, shard_no=shard.shard_no, stage="shard_finished", shard_count=shard.shard_count
     )
     await _publish(publisher, finished, correlation, shard.job_id, "finished", shard.shard_no)
+
+
+async def _fail_job(shard: ShardRequested, error: EngineError, *, store: PgRecordStore,
+                    publisher: EventPublisher) -> None:  # fmt: skip
+    log.warning("job %s failed in shard %d: %s", shard.job_id, shard.shard_no, error.message,
+                extra={"ctx_error_code": error.code})  # fmt: skip
+    failed = JobProgressed(
+        job_id=shard.job_id, shard_no=shard.shard_no, stage="failed", shard_count=shard.shard_count,
+        detail=error.message[:2000], error_code=error.code,
+    )  # fmt: skip
+    # Published before it is recorded: if recording fails, the redelivered shard fails again and republishes
+    # the same event (same id); recorded first, a lost publish would leave the job skipped but never failed.
+    await _publish(publisher, failed, str(shard.job_id), shard.job_id, "failed", shard.shard_no)
+    await store.record_failure(shard.job_id, shard.shard_no, error.code, error.message[:2000])

@@ -61,11 +61,23 @@ class PlanOutput:
     members: list[tuple[str, int, str]]  # (side "L"/"R", shard number, record id)
 
 
+# Rows of each side the planner matches as a dry run: enough to meet every column the rules use, few
+# enough to cost milliseconds whatever the dataset's size.
+RULE_CHECK_ROWS = 100
+
+
 def plan_job_shards(left: pl.DataFrame, right: pl.DataFrame, rule_set: dict[str, Any], shard_count: int) -> PlanOutput:
-    """Assign every record to a shard so that each blocking block of every pass stays inside one shard."""
+    """Assign every record to a shard so that each blocking block of every pass stays inside one shard.
+
+    Raises the engine's error when the rules cannot run on these records."""
     from matcher.domain import plan_shards
 
-    plan = plan_shards(left, right, RuleSet.model_validate(rule_set), n_shards=shard_count)
+    rules = RuleSet.model_validate(rule_set)
+    # Sharding reads only the blocking keys, so a comparison that cannot run on its columns (a tolerance on
+    # a text column) would first fail inside every shard. A dry run on the first rows fails the job now,
+    # before any shard is requested; errors in rows beyond them still fail the job from their shard.
+    match(left.head(RULE_CHECK_ROWS), right.head(RULE_CHECK_ROWS), rules, workers=1)
+    plan = plan_shards(left, right, rules, n_shards=shard_count)
     members = [
         ("L", int(shard), record_id) for record_id, shard in zip(left["record_id"], plan.left_shard, strict=True)
     ]
