@@ -437,7 +437,10 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
 @pytest.mark.parametrize(
     ("left", "message"),
     [
-        (pl.DataFrame({"record_id": ["a"], "amount": [1.5]}), "floats cannot be compared exactly"),
+        (
+            pl.DataFrame({"record_id": ["a"], "amount": [1.5]}),
+            "passes[p].comparisons[0]: column 'amount' must be an exact Decimal or integer (got Float64)",
+        ),
         (records([{"record_id": "a", "amount": "1"}, {"record_id": "a", "amount": "2"}]), "record_id is not unique"),
         (records([{"record_id": None, "amount": "1"}]), "record_id value(s) are empty"),
         (records([{"amount": "1"}]), "no 'record_id' column"),

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 import polars as pl
 from rapidfuzz import distance, fuzz, process
 
 from matcher.domain import keys
+from matcher.domain.errors import InputError
 from matcher.domain.records import Side, common_scale, day_numbers, minor_units, normalised_pair
 from matcher.domain.rule_parts import (
     DateWindowComparison,
@@ -23,6 +25,7 @@ from matcher.domain.rule_parts import (
 )
 from matcher.domain.rules import Pass
 
+T = TypeVar("T")
 Kind = Literal["code", "numeric", "date", "fuzzy"]
 ComparisonSpec = (
     ExactComparison
@@ -105,10 +108,20 @@ def prepare_pass(pass_: Pass, left: Side, right: Side, cache: dict[str, Prepared
         where = f"passes[{pass_.name}].comparisons[{index}]"
         cache_key = spec.model_dump_json(exclude={"name", "mode", "weight", "missing"})
         if cache_key not in cache:
-            cache[cache_key] = _prepare(spec, left, right, where)
+            cache[cache_key] = located(where, _prepare, spec, left, right, where)
         base = cache[cache_key]
         prepared.append(Prepared(**{**base.__dict__, "name": name, "spec": spec}))
     return prepared
+
+
+def located(where: str, build: Callable[..., T], *args: Any) -> T:
+    """`build(*args)`, with an input error's message prefixed by the rule path that needed it."""
+    try:
+        return build(*args)
+    except InputError as error:
+        if "needed by" in error.message or error.message.startswith(where):
+            raise
+        raise InputError(f"{where}: {error.message}") from error
 
 
 def _prepare(spec: ComparisonSpec, left: Side, right: Side, where: str) -> Prepared:

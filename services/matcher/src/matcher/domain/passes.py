@@ -19,7 +19,7 @@ from matcher.domain.blocking import (
     Candidates,
     generate,
 )
-from matcher.domain.comparators import Prepared, score_cutoffs
+from matcher.domain.comparators import Prepared, located, score_cutoffs
 from matcher.domain.ranges import range_keys
 from matcher.domain.reblocking import WordSource
 from matcher.domain.records import Side, common_scale, minor_units, normalised_pair
@@ -123,7 +123,7 @@ def _block_keys(ctx: EngineContext, pass_: Pass, comps: list[Prepared], equaliti
 def key_pair(ctx: EngineContext, key: KeyExpr, where: str) -> tuple[pl.Series, pl.Series]:
     cache_key = key.model_dump_json()
     if cache_key not in ctx.key_cache:
-        ctx.key_cache[cache_key] = _key_pair(ctx, key, where)
+        ctx.key_cache[cache_key] = located(where, _key_pair, ctx, key, where)
     return ctx.key_cache[cache_key]
 
 
