@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from projects_harness import Replica, person
 
-from platform_common.events import DecodedMessage, FileIngested, wrap
+from platform_common.events import DecodedMessage, FileIngested, JobCompleted, JobProgressed, wrap
 from projects.entrypoints.keys import DEPS
 from projects.service_layer.events import on_event
 
@@ -152,3 +152,30 @@ async def test_the_data_source_says_whether_its_latest_file_was_rejected_or_fail
     failed = await ingested("failed", start + timedelta(minutes=1))
     assert (failed["ingestion_status"], failed["row_count"]) == ("failed", 0)
     assert (await ingested("rejected", start + timedelta(minutes=2)))["ingestion_status"] == "rejected"
+
+
+async def test_a_failed_job_shows_the_engines_code_with_its_message_and_the_first_failure_wins(
+        service: Replica) -> None:
+    owner = person("owner")
+    project = await service.create_project(owner)
+    status, job = await service.call("POST", f"/v1/projects/{project['id']}/jobs", owner,
+                                     json={"left_dataset_id": str(uuid.uuid4()), "right_dataset_id": str(uuid.uuid4())})
+    assert status == 201 and job["error_code"] is None
+
+    async def deliver(event: JobProgressed | JobCompleted) -> None:
+        message = DecodedMessage(envelope=wrap(event, producer="matcher"), event=event)
+        assert await on_event(service.app[DEPS], message, consumer="test")
+
+    job_id = uuid.UUID(job["id"])
+    message = "passes[p].comparisons[0]: column 'reference' must be an exact Decimal or integer (got String)"
+    await deliver(JobProgressed(job_id=job_id, stage="failed", error_code="input_invalid", detail=message))
+    # A second shard failing differently, and a stray completion, change nothing.
+    await deliver(JobProgressed(job_id=job_id, shard_no=3, stage="failed", error_code="engine_error", detail="boom"))
+    await deliver(JobCompleted(job_id=job_id, project_id=uuid.UUID(project["id"]), status="succeeded", matched=4))
+
+    status, seen = await service.call("GET", f"/v1/jobs/{job['id']}", owner)
+    assert status == 200
+    assert (seen["status"], seen["error_code"], seen["detail"], seen["matched"]) == (
+        "failed", "input_invalid", message, None)
+    _, page = await service.call("GET", f"/v1/projects/{project['id']}/jobs", owner)
+    assert [(item["id"], item["error_code"]) for item in page["items"]] == [(job["id"], "input_invalid")]

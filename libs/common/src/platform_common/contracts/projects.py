@@ -182,6 +182,10 @@ class JobView(BaseModel):
     unmatched_left: int | None
     unmatched_right: int | None
     detail: str | None
+    error_code: str | None = Field(
+        default=None, description="status failed: the engine's stable code (rules_invalid, input_invalid, "
+        "engine_error) for the message in `detail`; null for jobs that failed before codes were recorded"
+    )
     created_at: datetime
     updated_at: datetime
 

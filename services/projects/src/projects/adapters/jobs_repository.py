@@ -13,7 +13,7 @@ from platform_common.contracts.projects import DataSourceView, JobStatus, JobVie
 from platform_common.events import FileIngested
 
 _JOB_COLUMNS = ("id, project_id, status, left_dataset_id, right_dataset_id, shard_count, shards_finished, matched, "
-                "review, unmatched_left, unmatched_right, detail, created_at, updated_at")
+                "review, unmatched_left, unmatched_right, detail, error_code, created_at, updated_at")
 _SOURCE_COLUMNS = ("id, project_id, name, description, created_at, ingestion_status, latest_file_id, "
                    "latest_dataset_id, row_count, error_count, ingested_at")
 
@@ -62,17 +62,18 @@ class PgJobRepository:
             "WHERE id = $1 AND status = 'running'", job_id,
         )
 
-    async def fail_job(self, job_id: uuid.UUID, detail: str | None) -> None:
+    async def fail_job(self, job_id: uuid.UUID, error_code: str | None, detail: str | None) -> None:
+        """Only a running job fails, so the first failure's code and message are the ones kept."""
         await self._conn.execute(
-            "UPDATE jobs SET status = 'failed', detail = $2, updated_at = now() WHERE id = $1 AND status = 'running'",
-            job_id, detail,
+            "UPDATE jobs SET status = 'failed', error_code = $2, detail = $3, updated_at = now() "
+            "WHERE id = $1 AND status = 'running'", job_id, error_code, detail,
         )
 
     async def complete_job(self, job_id: uuid.UUID, status: JobStatus, counts: dict[str, int],
                            detail: str | None) -> None:
         await self._conn.execute(
             "UPDATE jobs SET status = $2, matched = $3, review = $4, unmatched_left = $5, unmatched_right = $6, "
-            "detail = $7, updated_at = now() WHERE id = $1",
+            "detail = $7, updated_at = now() WHERE id = $1 AND status = 'running'",
             job_id, status.value, counts["matched"], counts["review"], counts["unmatched_left"],
             counts["unmatched_right"], detail,
         )

@@ -22,7 +22,7 @@ async def on_event(deps: Deps, message: DecodedMessage, *, consumer: str) -> boo
             elif event.stage == "shard_finished":
                 await repo.record_shard_finished(event.job_id)
             elif event.stage == "failed":
-                await repo.fail_job(event.job_id, event.detail)
+                await repo.fail_job(event.job_id, event.error_code, event.detail)
         elif isinstance(event, JobCompleted):
             counts = {"matched": event.matched, "review": event.review, "unmatched_left": event.unmatched_left,
                       "unmatched_right": event.unmatched_right}
