@@ -53,3 +53,6 @@ MATCHER_SHARD_DURATION = Histogram(
     buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0),
 )
 MATCHER_PAIRS = Counter("recon_matcher_pairs_total", "Matches produced, by status.", ["service", "status"])
+MATCHER_CPU_POOL_RESTARTS = Counter(
+    "recon_matcher_cpu_pool_restarts_total", "CPU process pools replaced after a worker process died.", ["service"]
+)

@@ -1,0 +1,118 @@
+"""The CPU pool on real worker processes: a worker killed mid-call (as the kernel kills one for memory) fails
+the calls in flight with a transient error, the pool is replaced once, and the next call runs on fresh
+workers; a pool that cannot be recreated turns liveness false until it can."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+import pytest
+from aiohttp import web
+from prometheus_client import REGISTRY
+
+from matcher.adapters import cpu_pool
+from matcher.adapters.cpu_pool import CPU_POOL, CpuPool, WorkerLost, cpu_pool_ctx
+from platform_common.health import health_of
+from platform_common.kafka.consumer import is_transient
+
+# Long enough that a call is still running when its worker is killed; a passing test never waits for it.
+BUSY_S = 60
+
+
+def restarts() -> float:
+    return REGISTRY.get_sample_value("recon_matcher_cpu_pool_restarts_total", {"service": "matcher"}) or 0.0
+
+
+def worker_pids() -> set[int]:
+    return {child.pid for child in multiprocessing.active_children() if child.pid is not None}
+
+
+async def started_workers(before: set[int], count: int) -> set[int]:
+    """The pids of the `count` workers started since `before` was taken, once they are all up."""
+    for _ in range(600):  # 30 s
+        if len(started := worker_pids() - before) >= count:
+            return started
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{count} workers did not start")
+
+
+@pytest.fixture
+def pool() -> Iterator[CpuPool]:
+    pool = CpuPool(2)
+    try:
+        yield pool
+    finally:
+        pool.shutdown()
+
+
+async def test_a_worker_killed_mid_call_fails_that_call_as_transient_and_the_next_call_runs_on_a_fresh_pool(
+    pool: CpuPool,
+) -> None:
+    first_pid = await pool.run(os.getpid)
+    restarts_before = restarts()
+    busy = asyncio.create_task(pool.run(time.sleep, BUSY_S))
+    await asyncio.sleep(0.5)  # the call reaches the worker
+    os.kill(first_pid, signal.SIGKILL)
+
+    with pytest.raises(WorkerLost) as raised:
+        await busy
+    assert is_transient(raised.value)
+    assert restarts() == restarts_before + 1
+
+    assert await pool.run(os.getpid) != first_pid
+    assert await pool.run(sum, [1, 2, 3]) == 6
+    assert pool.usable
+    assert restarts() == restarts_before + 1
+
+
+async def test_calls_that_fail_together_replace_the_pool_once(pool: CpuPool) -> None:
+    before = worker_pids()
+    calls = [asyncio.create_task(pool.run(time.sleep, BUSY_S)) for _ in range(2)]
+    workers = await started_workers(before, 2)
+    restarts_before = restarts()
+    os.kill(min(workers), signal.SIGKILL)
+
+    outcomes = await asyncio.gather(*calls, return_exceptions=True)
+    assert [type(outcome) for outcome in outcomes] == [WorkerLost, WorkerLost]
+    assert restarts() == restarts_before + 1
+
+    fresh_pids = set(await asyncio.gather(pool.run(os.getpid), pool.run(os.getpid)))
+    assert not fresh_pids & workers
+    assert restarts() == restarts_before + 1
+
+
+async def test_a_pool_that_cannot_be_recreated_fails_liveness_until_it_can(monkeypatch: pytest.MonkeyPatch) -> None:
+    app = web.Application()
+    context = cpu_pool_ctx(1)(app)
+    await anext(context)
+    pool = app[CPU_POOL]
+    try:
+        assert health_of(app).check_alive() == {"cpu_pool": "ok"}
+        worker = await pool.run(os.getpid)
+
+        def no_processes_left(*args: object, **kwargs: object) -> None:
+            raise OSError(11, "Resource temporarily unavailable")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(cpu_pool, "ProcessPoolExecutor", no_processes_left)
+            busy = asyncio.create_task(pool.run(time.sleep, BUSY_S))
+            await asyncio.sleep(0.5)
+            os.kill(worker, signal.SIGKILL)
+            with pytest.raises(WorkerLost):
+                await busy
+            assert health_of(app).check_alive() == {"cpu_pool": "stalled"}
+            with pytest.raises(WorkerLost, match="could not be recreated"):
+                await pool.run(os.getpid)
+            assert health_of(app).check_alive() == {"cpu_pool": "stalled"}
+
+        assert await pool.run(os.getpid) != worker
+        assert health_of(app).check_alive() == {"cpu_pool": "ok"}
+    finally:
+        with pytest.raises(StopAsyncIteration):
+            await anext(context)
+    assert health_of(app).check_alive() == {}
