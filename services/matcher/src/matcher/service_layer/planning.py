@@ -44,12 +44,20 @@ def planned(job: JobStarted, shard_count: int) -> JobProgressed:
     return JobProgressed(job_id=job.job_id, stage="planned", shard_count=shard_count)
 
 
+# The JSON a batch's items may add up to, half of Kafka's default 1 MiB message limit: with long explanations
+# 500 items measured about 1 MB, and a batch over the limit could never be published. A constant, never a
+# setting: the cut decides every batch's sequence number (and so its event id), so every replica and every
+# redelivery must cut a shard's output in the same places.
+MAX_BATCH_ITEM_BYTES = 512 * 1024
+
+
 def batches(
     shard: ShardRequested, matches: Sequence[MatchItem], unmatched: Sequence[UnmatchedItem], *, max_items: int
 ) -> Iterator[MatchBatchProduced]:
-    """Split a shard's output into batches of at most `max_items` items; the last one says so."""
+    """Split a shard's output, in order, into batches of at most `max_items` items whose JSON adds up to at
+    most MAX_BATCH_ITEM_BYTES (an item bigger than that goes alone); the last batch says so."""
     items: list[MatchItem | UnmatchedItem] = [*matches, *unmatched]
-    chunks = [items[i : i + max_items] for i in range(0, len(items), max_items)] or [[]]
+    chunks = _chunks(items, max_items=max_items, max_bytes=MAX_BATCH_ITEM_BYTES)
     for seq, chunk in enumerate(chunks):
         yield MatchBatchProduced(
             job_id=shard.job_id,
@@ -61,3 +69,21 @@ def batches(
             matches=[i for i in chunk if isinstance(i, MatchItem)],
             unmatched=[i for i in chunk if isinstance(i, UnmatchedItem)],
         )
+
+
+def _chunks(
+    items: list[MatchItem | UnmatchedItem], *, max_items: int, max_bytes: int
+) -> list[list[MatchItem | UnmatchedItem]]:
+    chunks: list[list[MatchItem | UnmatchedItem]] = [[]]
+    chunk_bytes = 0
+    for item in items:
+        # The item's own JSON: the same bytes on every replica, whatever the envelope around it.
+        item_bytes = len(item.model_dump_json().encode())
+        current = chunks[-1]
+        if current and (len(current) >= max_items or chunk_bytes + item_bytes > max_bytes):
+            current = []
+            chunks.append(current)
+            chunk_bytes = 0
+        current.append(item)
+        chunk_bytes += item_bytes
+    return chunks
