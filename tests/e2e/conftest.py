@@ -25,6 +25,18 @@ JWT_SECRET = secrets.token_urlsafe(32)
 INTERNAL_KEY = secrets.token_urlsafe(32)
 
 
+STOPS_PLATFORM = "stops_platform"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{STOPS_PLATFORM}: ends the shared platform; runs after every other test")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # The platform is one per session: a test that stops it must come last, whatever the file names.
+    items.sort(key=lambda item: item.get_closest_marker(STOPS_PLATFORM) is not None)
+
+
 @dataclass
 class Platform:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)

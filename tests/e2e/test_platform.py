@@ -82,6 +82,7 @@ async def test_errors_are_problem_documents_through_the_gateway(platform, new_ac
             assert (await response.json())["code"] == "unauthenticated"
 
 
+@pytest.mark.stops_platform
 def test_sigterm_stops_every_service_cleanly_within_20_seconds(platform) -> None:  # type: ignore[no-untyped-def]
     for service, proc in platform.processes.items():
         started = time.monotonic()
