@@ -16,7 +16,6 @@ from platform_common.settings import env_name, with_schema
 from platform_common.telemetry import telemetry_ctx
 from results.config import SCHEMA, SERVICE, ResultsSettings
 from results.entrypoints import consumer, http
-from results.service_layer.handlers import CONSUMER_GROUP
 
 MIGRATIONS = ("results.migrations",)
 
@@ -33,8 +32,9 @@ def create_app(settings: ResultsSettings) -> web.Application:
                     setting_name=env_name(ResultsSettings, "postgres", "dsn"), migrations=MIGRATIONS),
         producer_ctx(settings.kafka, service=SERVICE, setting_name=kafka_setting, key=PUBLISHER),
         outbox_relay_ctx(PG_POOL, PUBLISHER),
-        consumer_ctx(kafka=settings.kafka, topics=consumer.TOPICS, group_id=CONSUMER_GROUP, service=SERVICE,
-                     setting_name=kafka_setting, publisher_key=PUBLISHER, handler_factory=consumer.handler_factory,
+        consumer_ctx(kafka=settings.kafka, topics=consumer.TOPICS, group_id=settings.consumer_group, service=SERVICE,
+                     setting_name=kafka_setting, publisher_key=PUBLISHER,
+                     handler_factory=consumer.handler_factory(settings.consumer_group),
                      drain_timeout_s=settings.shutdown_timeout_s / 2),
     ])
     http.setup_routes(app)

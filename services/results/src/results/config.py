@@ -19,3 +19,5 @@ class ResultsSettings(ServiceSettings):
     postgres: PostgresSettings
     # The gateway's identity token key, and where to ask for a caller's project role.
     auth: ServiceAuthSettings = ServiceAuthSettings()
+    # Also the consumer name of the inbox; a test runs its own group so it never takes the real one's offsets.
+    consumer_group: str = "results"

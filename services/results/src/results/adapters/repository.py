@@ -16,9 +16,13 @@ class PgResultsRepository:
         self._conn = conn
 
     async def lock_job(self, batch: MatchBatchProduced) -> str:
-        """Create the job on its first batch and lock it, so concurrent batches complete it exactly once."""
+        """Create the job on its first batch and lock it, so concurrent batches complete it exactly once. A job
+        that failed before its first batch gets its project and shard count from the batch."""
         await self._conn.execute(
-            "INSERT INTO jobs (job_id, project_id, shard_count) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            "INSERT INTO jobs (job_id, project_id, shard_count) VALUES ($1, $2, $3) ON CONFLICT (job_id) DO UPDATE "
+            "SET project_id = coalesce(jobs.project_id, excluded.project_id), "
+            "shard_count = coalesce(jobs.shard_count, excluded.shard_count) "
+            "WHERE jobs.project_id IS NULL OR jobs.shard_count IS NULL",
             batch.job_id, batch.project_id, batch.shard_count,
         )
         status: str = await self._conn.fetchval("SELECT status FROM jobs WHERE job_id = $1 FOR UPDATE", batch.job_id)
@@ -61,6 +65,15 @@ class PgResultsRepository:
         )
         return await self.counts(job_id)
 
+    async def fail_job(self, job_id: uuid.UUID, error_code: str | None, detail: str | None) -> None:
+        """Fail a running (or not yet seen) job; a finished job keeps its outcome and its first failure."""
+        await self._conn.execute(
+            "INSERT INTO jobs (job_id, status, error_code, detail, completed_at) VALUES ($1, 'failed', $2, $3, now()) "
+            "ON CONFLICT (job_id) DO UPDATE SET status = 'failed', error_code = excluded.error_code, "
+            "detail = excluded.detail, completed_at = excluded.completed_at WHERE jobs.status = 'running'",
+            job_id, error_code, detail,
+        )
+
     async def counts(self, job_id: uuid.UUID) -> dict[str, int]:
         row = await self._conn.fetchrow(
             "SELECT (SELECT count(*) FROM matches WHERE job_id = $1 AND status = 'auto') AS matched, "
@@ -72,7 +85,8 @@ class PgResultsRepository:
 
     async def job_summary(self, job_id: uuid.UUID) -> dict[str, Any] | None:
         row = await self._conn.fetchrow(
-            "SELECT job_id, project_id, shard_count, status, completed_at FROM jobs WHERE job_id = $1", job_id
+            "SELECT job_id, project_id, shard_count, status, error_code, detail, completed_at FROM jobs "
+            "WHERE job_id = $1", job_id
         )
         if row is None:
             return None
