@@ -18,7 +18,7 @@ _PRODUCERS = {
 }
 _CONSUMERS = {
     "file.uploaded": ["files"], "file.ingested": ["projects"], "job.started": ["matcher (planner)"],
-    "shard.requested": ["matcher"], "match.batch": ["results"], "job.progress": ["projects"],
+    "shard.requested": ["matcher"], "match.batch": ["results"], "job.progress": ["projects", "results"],
     "job.completed": ["projects"],
 }
 
