@@ -1,6 +1,7 @@
 """The matcher's handlers with fakes for the record store, the CPU pool and the publisher: a job whose rules
 cannot run on its records fails as a whole with the engine's code and message, before its shards when the
-planner can tell, otherwise from the first shard that meets the error; a failed job's shards are skipped."""
+planner can tell, otherwise from the first shard that meets the error; a failed job's shards are skipped.
+A shard whose worker process dies is retried until it has lost MAX_WORKER_LOSSES workers, then fails its job."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import polars as pl
 import pytest
 
 from conftest import day, records
+from matcher.adapters.cpu_pool import PoolUnavailable, WorkerLost
 from matcher.adapters.records import StoredPlan
 from matcher.domain import InputError, RuleSet, match
 from matcher.service_layer import handlers
@@ -40,6 +42,7 @@ class FakeStore:
         self.plans: dict[uuid.UUID, StoredPlan] = {}
         self.members: dict[uuid.UUID, list[tuple[str, int, str]]] = {}
         self.failures: dict[uuid.UUID, tuple[int, str, str]] = {}
+        self.worker_losses: dict[tuple[uuid.UUID, int], set[uuid.UUID]] = {}
         self.shards_loaded = 0
         self.outage: Exception | None = None
 
@@ -67,6 +70,11 @@ class FakeStore:
     async def record_failure(self, job_id: uuid.UUID, shard_no: int, error_code: str, detail: str) -> None:
         self.failures.setdefault(job_id, (shard_no, error_code, detail))
 
+    async def record_worker_loss(self, job_id: uuid.UUID, shard_no: int, loss_id: uuid.UUID) -> int:
+        losses = self.worker_losses.setdefault((job_id, shard_no), set())
+        losses.add(loss_id)
+        return len(losses)
+
     async def has_failed(self, job_id: uuid.UUID) -> bool:
         if self.outage is not None:
             raise self.outage
@@ -76,6 +84,18 @@ class FakeStore:
 class InlineCpu:
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
+
+
+class DyingCpu:
+    """A pool whose worker dies under every call, as it does under a shard too big for its memory."""
+
+    def __init__(self, error: type[WorkerLost] = WorkerLost) -> None:
+        self.error = error
+        self.calls = 0
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self.calls += 1
+        raise self.error("a matching worker process died: killed")
 
 
 class FakePublisher:
@@ -116,11 +136,12 @@ async def plan(store: FakeStore, job: JobStarted, publisher: FakePublisher, shar
                             shard_count=shard_count, max_matches_per_batch=100)
 
 
-async def run_shard(store: FakeStore, job: JobStarted, shard_no: int, publisher: FakePublisher) -> None:
+async def run_shard(store: FakeStore, job: JobStarted, shard_no: int, publisher: FakePublisher,
+                    cpu: InlineCpu | DyingCpu | None = None) -> None:
     plan_held = store.plans[job.job_id]
     shard = shard_requests(job, plan_held.shard_count, 100)[shard_no]
-    await handlers.match_shard(message(shard), store=store, cpu=InlineCpu(), publisher=publisher,  # type: ignore[arg-type]
-                               max_items=100)
+    await handlers.match_shard(message(shard), store=store, cpu=cpu or InlineCpu(),  # type: ignore[arg-type]
+                               publisher=publisher, max_items=100)  # type: ignore[arg-type]
 
 
 async def planned_unchecked(store: FakeStore, job: JobStarted, shard_count: int = 2) -> None:
@@ -229,4 +250,78 @@ async def test_a_job_whose_rules_run_is_planned_and_matched_as_before() -> None:
     matched = sorted(pair for e in publisher.events if isinstance(e, MatchBatchProduced)
                      for pair in ((m.left_ids[0], m.right_ids[0]) for m in e.matches))
     assert matched == [(f"L{i}", f"R{i}") for i in range(6)]
+    assert store.failures == {}
+
+
+async def test_a_shard_that_loses_its_worker_is_retried_until_the_limit_then_fails_its_job() -> None:
+    store, publisher, cpu = FakeStore(statement("L"), statement("R")), FakePublisher(), DyingCpu()
+    job = job_for(store, rules(AMOUNT_TOLERANCE))
+    await plan(store, job, publisher)
+    planned_events = len(publisher.events)
+
+    for loss in range(1, handlers.MAX_WORKER_LOSSES):
+        with pytest.raises(WorkerLost) as raised:
+            await run_shard(store, job, 1, publisher, cpu)
+        assert is_transient(raised.value), "below the limit the runner retries the shard, as before"
+        assert len(store.worker_losses[(job.job_id, 1)]) == loss
+        assert len(publisher.events) == planned_events and store.failures == {}
+
+    await run_shard(store, job, 1, publisher, cpu)  # returns: the runner commits the shard, no dead letter
+
+    limit = handlers.MAX_WORKER_LOSSES
+    detail = (f"shard 1 of job {job.job_id} lost its worker process {limit} times (out of memory?); "
+              "split the job into smaller shards or raise the matcher's memory")
+    assert [(p.stage, p.shard_no, p.shard_count, p.error_code, p.detail) for p in publisher.progress()][1:] == [
+        ("failed", 1, 2, "shard_worker_lost", detail)]
+    assert store.failures == {job.job_id: (1, "shard_worker_lost", detail)}
+    assert cpu.calls == limit
+
+    await run_shard(store, job, 0, publisher, cpu)
+    assert cpu.calls == limit, "the failed job's other shards are skipped"
+
+
+async def test_worker_losses_are_counted_per_shard_and_per_job() -> None:
+    store, publisher, cpu = FakeStore(statement("L"), statement("R")), FakePublisher(), DyingCpu()
+    job, other_job = job_for(store, rules(AMOUNT_TOLERANCE)), job_for(store, rules(AMOUNT_TOLERANCE))
+    for planned_job in (job, other_job):
+        await plan(store, planned_job, publisher)
+
+    for _ in range(handlers.MAX_WORKER_LOSSES - 1):
+        for shard_no in (0, 1):
+            with pytest.raises(WorkerLost):
+                await run_shard(store, job, shard_no, publisher, cpu)
+    with pytest.raises(WorkerLost):
+        await run_shard(store, other_job, 0, publisher, cpu)
+
+    assert {key: len(ids) for key, ids in store.worker_losses.items()} == {
+        (job.job_id, 0): 2, (job.job_id, 1): 2, (other_job.job_id, 0): 1}
+    assert [p.stage for p in publisher.progress()] == ["planned", "planned"]
+    assert store.failures == {}
+
+
+async def test_a_pool_that_cannot_be_recreated_is_retried_without_counting_against_the_shard() -> None:
+    store, publisher, cpu = FakeStore(statement("L"), statement("R")), FakePublisher(), DyingCpu(PoolUnavailable)
+    job = job_for(store, rules(AMOUNT_TOLERANCE))
+    await plan(store, job, publisher)
+
+    for _ in range(handlers.MAX_WORKER_LOSSES + 1):
+        with pytest.raises(PoolUnavailable) as raised:
+            await run_shard(store, job, 0, publisher, cpu)
+        assert is_transient(raised.value)
+
+    assert store.worker_losses == {}
+    assert [p.stage for p in publisher.progress()] == ["planned"]
+
+
+async def test_a_shard_that_lost_workers_but_then_runs_finishes_as_before() -> None:
+    store, publisher = FakeStore(statement("L"), statement("R")), FakePublisher()
+    job = job_for(store, rules(AMOUNT_TOLERANCE))
+    await plan(store, job, publisher)
+    for _ in range(handlers.MAX_WORKER_LOSSES - 1):
+        with pytest.raises(WorkerLost):
+            await run_shard(store, job, 0, publisher, DyingCpu())
+
+    await run_shard(store, job, 0, publisher)
+
+    assert [(p.stage, p.shard_no) for p in publisher.progress()] == [("planned", None), ("shard_finished", 0)]
     assert store.failures == {}

@@ -2,7 +2,8 @@
 
 A worker that dies (killed by the kernel for memory, say) breaks a ProcessPoolExecutor for good: every later
 call fails at once. The pool therefore replaces its executor when a call fails that way, and the caller sees
-WorkerLost, a transient error, so the consumer retries the message on the fresh workers.
+WorkerLost, a transient error, so the consumer retries the message on the fresh workers. A pool that cannot
+be recreated raises PoolUnavailable (a WorkerLost too): no work of the caller's died, so it is no sign against it.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ class WorkerLost(TransientError):
     title = "A matching worker process died"
 
 
+class PoolUnavailable(WorkerLost):
+    """The pool has no executor and none could be created: the process, not the work, is at fault."""
+
+    code = "cpu_pool_unavailable"
+    title = "The matching worker processes could not be started"
+
+
 class CpuPool:
     def __init__(self, workers: int) -> None:
         self._workers = workers
@@ -59,7 +67,7 @@ class CpuPool:
             raise WorkerLost(f"a matching worker process died: {error}") from error
 
     def _replace(self, broken: ProcessPoolExecutor | None) -> ProcessPoolExecutor:
-        """Swap in a fresh executor; raise WorkerLost (and stay unusable) when one cannot be created."""
+        """Swap in a fresh executor; raise PoolUnavailable (and stay unusable) when one cannot be created."""
         if broken is not None:
             # No await between the caller's check and this swap, so concurrent failures cannot both replace.
             broken.shutdown(wait=False, cancel_futures=True)
@@ -70,7 +78,7 @@ class CpuPool:
             self._executor = self._new_executor()
         except OSError as error:
             log.error("the CPU pool could not be recreated: %s", error)
-            raise WorkerLost(f"the CPU pool could not be recreated: {error}") from error
+            raise PoolUnavailable(f"the CPU pool could not be recreated: {error}") from error
         return self._executor
 
     def shutdown(self) -> None:

@@ -1,4 +1,5 @@
-"""Reading canonical records (the files service's read model), storing shard plans and job failures.
+"""Reading canonical records (the files service's read model), storing shard plans, job failures and the
+worker processes shards lost.
 
 Records are streamed out of Postgres with COPY ... TO STDOUT (CSV) and parsed by Polars: one round trip,
 no per-row Python objects, so a million-row dataset loads in seconds with bounded overhead.
@@ -141,3 +142,17 @@ class PgRecordStore:
         """True once a shard of the job has failed it."""
         found = await self._pool.fetchval("SELECT EXISTS (SELECT 1 FROM job_failures WHERE job_id = $1)", job_id)
         return bool(found)
+
+    async def record_worker_loss(self, job_id: uuid.UUID, shard_no: int, loss_id: uuid.UUID) -> int:
+        """Count one loss of the shard's worker process (recording the same `loss_id` again counts it once);
+        return how many the shard has lost, on any replica."""
+        async with timed(self._service, "record_worker_loss"), self._pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO shard_worker_losses (job_id, shard_no, loss_id) VALUES ($1, $2, $3) "
+                "ON CONFLICT DO NOTHING",
+                job_id, shard_no, loss_id,
+            )  # fmt: skip
+            losses = await conn.fetchval(
+                "SELECT count(*) FROM shard_worker_losses WHERE job_id = $1 AND shard_no = $2", job_id, shard_no
+            )
+        return int(losses)

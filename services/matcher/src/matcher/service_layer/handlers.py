@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 from pydantic import ValidationError
 
-from matcher.adapters.cpu_pool import CpuPool
+from matcher.adapters.cpu_pool import CpuPool, PoolUnavailable, WorkerLost
 from matcher.adapters.records import PgRecordStore
 from matcher.config import SERVICE
 from matcher.domain import EngineError, RuleError, RuleSet
@@ -20,6 +21,10 @@ log = logging.getLogger(__name__)
 
 PLANNER_GROUP = "matcher-planner"
 SHARD_GROUP = "matcher"
+# A shard whose worker process died this many times (on any replica) fails its job: it is too big for a
+# worker's memory, and retrying it for ever would block its partition. A constant, so every replica agrees.
+MAX_WORKER_LOSSES = 3
+SHARD_WORKER_LOST = "shard_worker_lost"
 
 
 async def _publish(publisher: EventPublisher, event: Event, correlation: str, *identity: object) -> None:
@@ -75,7 +80,8 @@ async def match_shard(
     """Match one shard and publish its batches; deterministic, so a redelivered shard repeats itself exactly,
     whichever replica runs it (the batch size comes from the plan; `max_items` only for older requests).
 
-    An engine error fails the whole job; shards of a failed job are skipped."""
+    An engine error fails the whole job, and so does a shard that lost its worker process MAX_WORKER_LOSSES
+    times; a lost worker below that is retried. Shards of a failed job are skipped."""
     shard = message.event
     assert isinstance(shard, ShardRequested)
     correlation = str(shard.job_id)
@@ -90,7 +96,21 @@ async def match_shard(
         except EngineError as error:
             # The same records and rules fail the same way on every attempt and every replica: retrying
             # or dead-lettering the shard would leave its job running for ever.
-            await _fail_job(shard, error, store=store, publisher=publisher)
+            await _fail_job(shard, error.code, error.message, store=store, publisher=publisher)
+            return
+        except PoolUnavailable:
+            raise  # no worker of this shard's died: the process is at fault, not the shard
+        except WorkerLost:
+            losses = await store.record_worker_loss(shard.job_id, shard.shard_no, uuid.uuid4())
+            if losses < MAX_WORKER_LOSSES:
+                log.warning("shard %d of job %s lost its worker process (%d of %d); retried", shard.shard_no,
+                            shard.job_id, losses, MAX_WORKER_LOSSES)  # fmt: skip
+                raise
+            detail = (
+                f"shard {shard.shard_no} of job {shard.job_id} lost its worker process {losses} times (out of "
+                "memory?); split the job into smaller shards or raise the matcher's memory"
+            )
+            await _fail_job(shard, SHARD_WORKER_LOST, detail, store=store, publisher=publisher)
             return
     batch_size = shard.max_matches_per_batch or max_items
     for batch in batches(shard, output.matches, output.unmatched, max_items=batch_size):
@@ -103,15 +123,15 @@ async def match_shard(
     await _publish(publisher, finished, correlation, shard.job_id, "finished", shard.shard_no)
 
 
-async def _fail_job(shard: ShardRequested, error: EngineError, *, store: PgRecordStore,
+async def _fail_job(shard: ShardRequested, code: str, message: str, *, store: PgRecordStore,
                     publisher: EventPublisher) -> None:  # fmt: skip
-    log.warning("job %s failed in shard %d: %s", shard.job_id, shard.shard_no, error.message,
-                extra={"ctx_error_code": error.code})  # fmt: skip
+    log.warning("job %s failed in shard %d: %s", shard.job_id, shard.shard_no, message,
+                extra={"ctx_error_code": code})  # fmt: skip
     failed = JobProgressed(
         job_id=shard.job_id, shard_no=shard.shard_no, stage="failed", shard_count=shard.shard_count,
-        detail=error.message[:2000], error_code=error.code,
+        detail=message[:2000], error_code=code,
     )  # fmt: skip
     # Published before it is recorded: if recording fails, the redelivered shard fails again and republishes
     # the same event (same id); recorded first, a lost publish would leave the job skipped but never failed.
     await _publish(publisher, failed, str(shard.job_id), shard.job_id, "failed", shard.shard_no)
-    await store.record_failure(shard.job_id, shard.shard_no, error.code, error.message[:2000])
+    await store.record_failure(shard.job_id, shard.shard_no, code, message[:2000])
