@@ -89,6 +89,19 @@ class PgFilesRepository:
             file_id,
         )
 
+    async def start_ingesting(self, file_id: uuid.UUID, *, sha256: str, size_bytes: int) -> bool:
+        """Mark the file ingesting with its content's hash, which holds the data source's slot for those bytes
+        (files_live_content); False, and nothing changed, when another live file of the data source has them.
+        A copy still being written by a concurrent transaction is waited for: the index decides the race."""
+        try:
+            async with self._conn.transaction():  # a savepoint inside a caller's transaction
+                await self.set_status(file_id, "ingesting", sha256=sha256, size_bytes=size_bytes)
+        except asyncpg.UniqueViolationError as error:
+            if error.constraint_name != "files_live_content":
+                raise
+            return False
+        return True
+
     async def set_status(self, file_id: uuid.UUID, status: str, *, problem: dict[str, Any] | None = None,
                          sha256: str | None = None, size_bytes: int | None = None,
                          duplicate_of: uuid.UUID | None = None) -> None:

@@ -202,10 +202,23 @@ async def _record_rejection(pool: asyncpg.Pool, target: IngestTarget, dataset_id
     return True
 
 
+async def record_duplicate(pool: asyncpg.Pool, target: IngestTarget, original: dict[str, Any]) -> bool:
+    """The file's bytes are live in the data source already (committed, or still queued or ingesting): it becomes
+    a duplicate of that file, like a re-upload of the same bytes. False when the event was handled already."""
+    async with pool.acquire() as conn, conn.transaction():
+        if not await claim(conn, consumer=CONSUMER_GROUP, event_id=target.event_id):
+            return False
+        await _record_duplicate(conn, target, original)
+    log.info("file %s is a duplicate of file %s (%s)", target.file_id, original["id"], original["status"])
+    return True
+
+
 async def _record_duplicate(conn: asyncpg.Connection, target: IngestTarget, original: dict[str, Any]) -> None:
     await PgFilesRepository(conn).set_status(target.file_id, "duplicate", sha256=target.sha256,
                                              size_bytes=target.size_bytes, duplicate_of=original["id"])
-    await announce(conn, target, status="duplicate", dataset_id=original["dataset_id"], row_count=0, error_count=0)
+    # The original's dataset once it is committed; a copy still queued has none yet.
+    dataset_id = original["dataset_id"] if original["status"] == "committed" else None
+    await announce(conn, target, status="duplicate", dataset_id=dataset_id, row_count=0, error_count=0)
     INGESTED_FILES.labels(SERVICE, "duplicate").inc()
 
 

@@ -20,8 +20,14 @@ from files.adapters.parser_pool import ParserCrashed, ParserPool
 from files.adapters.repository import PgDataSourcesRepository, PgFilesRepository
 from files.adapters.storage import ObjectLocator, ObjectRejected
 from files.adapters.storage.locator import LocalObject
-from files.service_layer.dataset_writer import CONSUMER_GROUP, IngestTarget, announce, write_dataset
-from platform_common.errors import DomainError, PermanentError
+from files.service_layer.dataset_writer import (
+    CONSUMER_GROUP,
+    IngestTarget,
+    announce,
+    record_duplicate,
+    write_dataset,
+)
+from platform_common.errors import DomainError, PermanentError, TransientError
 from platform_common.events import DecodedMessage, FileIngested, FileUploaded
 from platform_common.idempotency import claim
 from platform_common.kafka.consumer import is_transient
@@ -29,6 +35,7 @@ from platform_common.kafka.consumer import is_transient
 log = logging.getLogger(__name__)
 
 FINISHED = ("committed", "rejected", "duplicate")
+_HOLD_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,8 @@ async def receive_file(deps: IngestionDeps, message: DecodedMessage) -> bool:
                 files = PgFilesRepository(conn)
                 if known is None:
                     await files.add_external(event)
-                await files.set_status(event.file_id, "ingesting")
                 inputs = await files.ingestion_inputs(event.file_id)
+                original = await _hold_content(files, event, sha256, local.size_bytes)
             assert inputs is not None
             target = IngestTarget(
                 event_id=message.envelope.id, correlation_id=message.envelope.correlation_id or str(event.file_id),
@@ -78,6 +85,8 @@ async def receive_file(deps: IngestionDeps, message: DecodedMessage) -> bool:
                 options={"block_bytes": deps.block_bytes, **(_json(inputs["parse_options"]) or {})},
                 ingested_topic=deps.ingested_topic,
             )
+            if original is not None:
+                return await record_duplicate(deps.pool, target, original)
             return await _ingest_or_fail(deps, target, local)
     except ObjectRejected as rejected:
         if known is not None:  # our own upload whose object vanished: say so on the file, then dead-letter
@@ -85,6 +94,20 @@ async def receive_file(deps: IngestionDeps, message: DecodedMessage) -> bool:
                 await PgFilesRepository(conn).set_status(
                     event.file_id, "rejected", problem={"code": rejected.code, "message": rejected.detail})
         raise
+
+
+async def _hold_content(files: PgFilesRepository, event: FileUploaded, sha256: str,
+                        size_bytes: int) -> dict[str, Any] | None:
+    """Mark the file ingesting, holding its bytes' slot in the data source; or, when another live file holds it
+    (an upload still queued, a drop-off of the same bytes arriving at the same time), that file."""
+    for _ in range(_HOLD_ATTEMPTS):
+        if await files.start_ingesting(event.file_id, sha256=sha256, size_bytes=size_bytes):
+            return None
+        original = await files.find_live_copy(event.data_source_id, sha256, excluding=event.file_id)
+        if original is not None:
+            return original
+        # The holder stopped being live (rejected, failed) between the two statements: the slot is free again.
+    raise TransientError(f"file {event.file_id}: the live copy of its bytes kept changing", code="content_contended")
 
 
 def _check_same_file(known: dict[str, Any], event: FileUploaded) -> None:
