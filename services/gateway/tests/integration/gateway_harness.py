@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import AnyHttpUrl
 
 from gateway.app import create_app as create_gateway
 from gateway.config import GatewaySettings
@@ -144,11 +145,19 @@ async def stop_platform(stack: dict[str, str], platform: Platform, projects: Tes
     await drop_everything(stack, platform.suffix)
 
 
-async def start_gateway_beside(stack: dict[str, str], base: Platform, **rate_limits: Any) -> Platform:
-    """Another gateway in front of `base`'s projects service, with its own schema, limits and key prefix."""
+async def start_gateway_beside(stack: dict[str, str], base: Platform, *, files_url: str | None = None,
+                               upload_max_bytes: int | None = None, **rate_limits: Any) -> Platform:
+    """Another gateway in front of `base`'s projects service, with its own schema, limits and key prefix (and,
+    when given, its own files upstream and upload limit)."""
     suffix = uuid.uuid4().hex[:8]
     settings = gateway_settings(stack, suffix, projects_url=base.projects_url, jwt_secret=base.jwt_secret,
                                 internal_key=base.internal_key, **rate_limits)
+    if files_url is not None:
+        settings = settings.model_copy(update={"upstreams": settings.upstreams.model_copy(
+            update={"files_url": AnyHttpUrl(files_url)})})
+    if upload_max_bytes is not None:
+        settings = settings.model_copy(update={"api": settings.api.model_copy(
+            update={"upload_max_bytes": upload_max_bytes})})
     gateway = TestClient(TestServer(create_gateway(settings)))
     await gateway.start_server()
     return Platform(gateway, base.projects_url, settings, base.jwt_secret, base.internal_key, suffix)

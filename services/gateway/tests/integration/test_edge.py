@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
-from gateway_harness import Platform
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+from gateway_harness import Platform, start_gateway_beside, stop_gateway
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -112,7 +115,7 @@ async def test_uploads_over_the_limit_are_refused_before_reading_them(platform: 
     account = await platform.signup("uploader")
     project_id = await platform.project_with_team(account)
     limit = platform.settings.api.upload_max_bytes
-    for language, expected in (("en", "File exceeds 100MB limit"),
+    for language, expected in (("en", "File exceeds the 100 MB limit"),
                                ("de", "Die Datei überschreitet die Grenze von 100 MB")):
         status, body = await _raw_request(platform, (
             f"POST /api/v2/projects/{project_id}/files HTTP/1.1\r\nHost: gateway\r\n"
@@ -120,6 +123,53 @@ async def test_uploads_over_the_limit_are_refused_before_reading_them(platform: 
             f"Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {limit + 1}\r\n\r\n"))
         assert status == 413
         assert body["code"] == "file_too_large" and body["detail"] == expected
+
+
+async def test_a_chunked_upload_over_the_limit_is_stopped_with_the_limit_named(
+        stack: dict[str, str], platform: Platform) -> None:
+    """No Content-Length: the gateway counts the bytes as it streams them on, and stops at its limit with the same
+    code and words as a declared size (and as the files service's own limit)."""
+    forwarded: list[int] = []  # what reached the files service, per request
+
+    async def files_service(request: web.Request) -> web.Response:
+        size = 0
+        try:
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                size += len(chunk)
+        finally:
+            forwarded.append(size)
+        return web.json_response({"id": str(uuid.uuid4()), "status": "received", "size": size}, status=201)
+
+    files = web.Application()
+    files.router.add_post("/v1/projects/{project_id}/files", files_service)
+    upstream = TestServer(files)
+    await upstream.start_server()
+    limit = 1024 * 1024
+    gateway = await start_gateway_beside(stack, platform, files_url=str(upstream.make_url("")).rstrip("/"),
+                                         upload_max_bytes=limit)
+    try:
+        account = await gateway.signup("chunked")
+        project_id = await gateway.project_with_team(account)
+
+        async def body(size: int) -> AsyncIterator[bytes]:
+            for start in range(0, size, 64 * 1024):
+                yield b"x" * min(64 * 1024, size - start)
+
+        headers = {"Content-Type": "multipart/form-data; boundary=x"}
+        status, answer, _ = await gateway.request("POST", f"/api/v2/projects/{project_id}/files", account=account,
+                                                  headers=headers, data=body(limit))
+        assert (status, answer["size"]) == (201, limit), "an upload of exactly the limit passes"
+        for language, expected in (("en", "File exceeds the 1 MB limit"),
+                                   ("de", "Die Datei überschreitet die Grenze von 1 MB")):
+            status, problem, _ = await gateway.request(
+                "POST", f"/api/v2/projects/{project_id}/files", account=account,
+                headers={**headers, "Accept-Language": language}, data=body(limit + 64 * 1024))
+            assert status == 413, problem
+            assert (problem["code"], problem["detail"]) == ("file_too_large", expected)
+        assert all(size <= limit for size in forwarded), forwarded
+    finally:
+        await stop_gateway(stack, gateway)
+        await upstream.close()
 
 
 async def test_seed_paths_answer_with_deprecation_and_sunset(platform: Platform) -> None:

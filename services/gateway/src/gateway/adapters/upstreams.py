@@ -12,6 +12,7 @@ from opentelemetry import propagate
 from yarl import URL
 
 from gateway.config import UpstreamSettings
+from gateway.domain.limits import file_too_large
 from platform_common.contracts.projects import ProjectAccess, Role
 from platform_common.errors import DependencyUnavailable, PayloadTooLarge
 from platform_common.http import REQUEST_ID, REQUEST_ID_HEADER
@@ -116,8 +117,7 @@ async def _limited(request: web.Request, limit: int) -> AsyncIterator[bytes]:
     async for chunk in request.content.iter_chunked(_CHUNK):
         sent += len(chunk)
         if sent > limit:
-            raise PayloadTooLarge("The upload exceeds the size limit.", code="file_too_large",
-                                  limit_mb=limit // (1024 * 1024))
+            raise file_too_large(limit)
         yield chunk
 
 

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from gateway.api.routes import Operation
 from gateway.config import SERVICE
+from gateway.domain.limits import file_too_large
 from gateway.entrypoints.context import ACCOUNTS, CALLER, GUARDS, OPERATION, SETTINGS
 from platform_common.access import bearer_token
 from platform_common.auth import Identity, InvalidToken
@@ -17,7 +18,6 @@ from platform_common.errors import NotFound, PayloadTooLarge, RateLimited, Unaut
 from platform_common.metrics import AUTH_FAILURES, RATE_LIMIT_REJECTIONS
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-_MIB = 1024 * 1024
 
 
 def client_ip(request: web.Request, trusted_proxy_hops: int) -> str:
@@ -51,8 +51,7 @@ def _check_size(request: web.Request, op: Operation) -> None:
     if declared is None:
         return
     if op.stream_request and declared > settings.api.upload_max_bytes:
-        limit_mb = settings.api.upload_max_bytes // _MIB
-        raise PayloadTooLarge(f"File exceeds {limit_mb}MB limit", code="file_too_large", limit_mb=limit_mb)
+        raise file_too_large(settings.api.upload_max_bytes)
     if not op.stream_request and declared > settings.http.max_body_bytes:
         limit = f"{settings.http.max_body_bytes // 1024} KiB"
         raise PayloadTooLarge(f"The request body exceeds the {limit} limit.", code="body_too_large", limit=limit)

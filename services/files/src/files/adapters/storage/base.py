@@ -14,7 +14,7 @@ KIB = 1024
 
 
 def describe_size(size_bytes: int) -> str:
-    """'100 MB' for the default limit: the wording users see in the size-limit error."""
+    """'100 MB' for the default limit (the size-limit error's `limit` param; its message names `limit_mb`)."""
     if size_bytes % MIB == 0:
         return f"{size_bytes // MIB} MB"
     if size_bytes % KIB == 0:
@@ -27,9 +27,10 @@ class FileTooLarge(PayloadTooLarge):
     title = "The file is too large"
 
     def __init__(self, limit_bytes: int) -> None:
-        # params feed the translated message ("Die Datei überschreitet die Grenze von {limit_mb} MB").
+        # The gateway words its own limit the same way (gateway.domain.limits), so both layers' answers read
+        # alike; params feed the translated message ("Die Datei überschreitet die Grenze von {limit_mb} MB").
         limit_mb = limit_bytes // MIB if limit_bytes % MIB == 0 else round(limit_bytes / MIB, 1)
-        super().__init__(f"File exceeds the {describe_size(limit_bytes)} limit", limit_bytes=limit_bytes,
+        super().__init__(f"File exceeds the {limit_mb} MB limit", limit_bytes=limit_bytes,
                          limit=describe_size(limit_bytes), limit_mb=limit_mb)
 
 
