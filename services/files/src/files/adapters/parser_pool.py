@@ -73,11 +73,12 @@ class WorkerStream(Generic[T]):
     """The bytes a job writes, as an async iterator, and the job's result."""
 
     def __init__(self, connected: asyncio.Future[asyncio.StreamReader], result: asyncio.Future[T],
-                 pool: ParserPool, writers: list[asyncio.StreamWriter]) -> None:
+                 pool: ParserPool, writers: list[asyncio.StreamWriter], executor: ProcessPoolExecutor) -> None:
         self._connected = connected
         self._result = result
         self._pool = pool
         self._writers = writers
+        self._executor = executor
         self.bytes_received = 0
 
     def close(self) -> None:
@@ -99,7 +100,7 @@ class WorkerStream(Generic[T]):
         try:
             return await self._result
         except BrokenProcessPool as error:
-            self._pool.restart()
+            self._pool.restart(self._executor)
             raise ParserCrashed(f"a parser process died: {error}") from error
 
 
@@ -128,10 +129,13 @@ class ParserPool:
         return ProcessPoolExecutor(max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
                                    initializer=_start_worker, initargs=(os.getpid(), self._polars_threads))
 
-    def restart(self) -> None:
-        broken, self._executor = self._executor, self._new_executor()
-        if broken is not None:
-            broken.shutdown(wait=False, cancel_futures=True)
+    def restart(self, broken: ProcessPoolExecutor) -> None:
+        """Replace `broken` with a fresh pool, once: every job that was running on it fails with it, and
+        only the first to report it may rebuild (the others would discard the fresh pool)."""
+        if broken is not self._executor:
+            return
+        self._executor = self._new_executor()
+        broken.shutdown(wait=False, cancel_futures=True)
         log.warning("parser pool rebuilt after a worker died")
 
     @property
@@ -142,10 +146,11 @@ class ParserPool:
 
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a job that streams nothing (the preview)."""
+        executor = self.executor
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
         except BrokenProcessPool as error:
-            self.restart()
+            self.restart(executor)
             raise ParserCrashed(f"a parser process died: {error}") from error
 
     @contextlib.asynccontextmanager
@@ -165,10 +170,11 @@ class ParserPool:
 
         path = self._socket_dir / f"{uuid.uuid4().hex}.sock"
         server = await asyncio.start_unix_server(on_connect, path=str(path), limit=READ_BLOCK)
-        job: Future[T] = self.executor.submit(fn, str(path), *args)
+        executor = self.executor
+        job: Future[T] = executor.submit(fn, str(path), *args)
         result = asyncio.wrap_future(job)
         try:
-            yield WorkerStream(connected, result, self, writers)
+            yield WorkerStream(connected, result, self, writers, executor)
         finally:
             # Closing our end makes a still-writing worker fail fast (BrokenPipe) and return.
             for writer in writers:
