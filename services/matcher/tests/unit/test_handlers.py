@@ -280,6 +280,24 @@ async def test_a_shard_that_loses_its_worker_is_retried_until_the_limit_then_fai
     assert cpu.calls == limit, "the failed job's other shards are skipped"
 
 
+async def test_planning_that_loses_its_worker_is_retried_until_the_limit_then_fails_the_job() -> None:
+    store, publisher, cpu = FakeStore(statement("L"), statement("R")), FakePublisher(), DyingCpu()
+    job = job_for(store, rules(AMOUNT_TOLERANCE))
+    for _ in range(handlers.MAX_WORKER_LOSSES - 1):
+        with pytest.raises(WorkerLost) as raised:
+            await handlers.plan_job(message(job), store=store, cpu=cpu,  # type: ignore[arg-type]
+                                    publisher=publisher, shard_count=2, max_matches_per_batch=100)
+        assert is_transient(raised.value) and publisher.events == []
+
+    await handlers.plan_job(message(job), store=store, cpu=cpu,  # type: ignore[arg-type]
+                            publisher=publisher, shard_count=2, max_matches_per_batch=100)
+
+    [failed] = publisher.progress()
+    assert (failed.stage, failed.error_code, failed.shard_no) == ("failed", "planning_worker_lost", None)
+    assert failed.detail is not None and "lost its worker process 3 times" in failed.detail
+    assert store.plans == {} and cpu.calls == handlers.MAX_WORKER_LOSSES
+
+
 async def test_worker_losses_are_counted_per_shard_and_per_job() -> None:
     store, publisher, cpu = FakeStore(statement("L"), statement("R")), FakePublisher(), DyingCpu()
     job, other_job = job_for(store, rules(AMOUNT_TOLERANCE)), job_for(store, rules(AMOUNT_TOLERANCE))

@@ -25,6 +25,9 @@ SHARD_GROUP = "matcher"
 # worker's memory, and retrying it for ever would block its partition. A constant, so every replica agrees.
 MAX_WORKER_LOSSES = 3
 SHARD_WORKER_LOST = "shard_worker_lost"
+PLANNING_WORKER_LOST = "planning_worker_lost"
+# Planning loads both whole datasets into one worker: its losses are counted like a shard's, under this number.
+PLANNING = -1
 
 
 async def _publish(publisher: EventPublisher, event: Event, correlation: str, *identity: object) -> None:
@@ -52,9 +55,21 @@ async def plan_job(
         except (ValidationError, EngineError) as error:
             # A job that can never run is finished as failed rather than retried or dead-lettered.
             code = error.code if isinstance(error, EngineError) else RuleError.code
-            log.warning("job %s cannot be planned: %s", job.job_id, error, extra={"ctx_error_code": code})
-            failed = JobProgressed(job_id=job.job_id, stage="failed", detail=str(error)[:2000], error_code=code)
-            await _publish(publisher, failed, correlation, job.job_id, "failed")
+            await _fail_planning(job, code, str(error), publisher=publisher)
+            return
+        except PoolUnavailable:
+            raise  # no worker died under this job: the process is at fault, not the job
+        except WorkerLost:
+            losses = await store.record_worker_loss(job.job_id, PLANNING, uuid.uuid4())
+            if losses < MAX_WORKER_LOSSES:
+                log.warning("planning job %s lost its worker process (%d of %d); retried", job.job_id, losses,
+                            MAX_WORKER_LOSSES)  # fmt: skip
+                raise
+            detail = (
+                f"planning job {job.job_id} lost its worker process {losses} times (out of memory?); the datasets "
+                "are too big for one matcher worker: raise the matcher's memory"
+            )
+            await _fail_planning(job, PLANNING_WORKER_LOST, detail, publisher=publisher)
             return
         plan_held = await store.save_plan(
             job.job_id,
@@ -121,6 +136,12 @@ async def match_shard(
         job_id=shard.job_id, shard_no=shard.shard_no, stage="shard_finished", shard_count=shard.shard_count
     )
     await _publish(publisher, finished, correlation, shard.job_id, "finished", shard.shard_no)
+
+
+async def _fail_planning(job: JobStarted, code: str, message: str, *, publisher: EventPublisher) -> None:
+    log.warning("job %s cannot be planned: %s", job.job_id, message, extra={"ctx_error_code": code})
+    failed = JobProgressed(job_id=job.job_id, stage="failed", detail=message[:2000], error_code=code)
+    await _publish(publisher, failed, str(job.job_id), job.job_id, "failed")
 
 
 async def _fail_job(shard: ShardRequested, code: str, message: str, *, store: PgRecordStore,
