@@ -183,8 +183,9 @@ class JobView(BaseModel):
     unmatched_right: int | None
     detail: str | None
     error_code: str | None = Field(
-        default=None, description="status failed: the engine's stable code (rules_invalid, input_invalid, "
-        "engine_error) for the message in `detail`; null for jobs that failed before codes were recorded"
+        default=None, description="status failed: the matcher's stable code (rules_invalid, input_invalid, "
+        "engine_error, shard_worker_lost, planning_worker_lost) for the message in `detail`; null for jobs that "
+        "failed before codes were recorded"
     )
     created_at: datetime
     updated_at: datetime

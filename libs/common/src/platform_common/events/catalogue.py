@@ -149,7 +149,9 @@ class JobProgressed(Event):
     shard_count: int | None = None
     detail: str | None = None
     error_code: str | None = Field(
-        default=None, description="stage failed: rules_invalid, input_invalid or engine_error (stable)"
+        default=None,
+        description="stage failed: rules_invalid, input_invalid, engine_error, shard_worker_lost or "
+        "planning_worker_lost (stable)",
     )
 
     def partition_key(self) -> bytes:
