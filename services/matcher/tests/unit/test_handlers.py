@@ -163,8 +163,8 @@ async def test_planning_fails_a_job_whose_comparison_cannot_run_on_its_column_be
 
     await plan(store, job, publisher)
 
-    assert [(p.stage, p.error_code, p.detail, p.shard_no) for p in publisher.progress()] == [
-        ("failed", "input_invalid", engine_message(store, job.rule_set), None)]
+    assert [(p.stage, p.error_code, p.detail, p.shard_no, p.project_id) for p in publisher.progress()] == [
+        ("failed", "input_invalid", engine_message(store, job.rule_set), None, job.project_id)]
     assert len(publisher.events) == 1, "no plan announced, no shard requested"
     assert store.plans == {}
 
@@ -188,8 +188,8 @@ async def test_a_shard_whose_rules_cannot_run_fails_the_job_with_the_engine_code
     await run_shard(store, job, 1, publisher)
 
     expected = engine_message(store, job.rule_set)
-    assert [(p.stage, p.shard_no, p.shard_count, p.error_code, p.detail) for p in publisher.progress()] == [
-        ("failed", 1, 2, "input_invalid", expected)]
+    assert [(p.stage, p.shard_no, p.shard_count, p.error_code, p.detail, p.project_id)
+            for p in publisher.progress()] == [("failed", 1, 2, "input_invalid", expected, job.project_id)]
     assert not [e for e in publisher.events if isinstance(e, MatchBatchProduced)]
     assert store.failures == {job.job_id: (1, "input_invalid", expected)}
 

@@ -97,8 +97,10 @@ def batch(job_id: uuid.UUID, shard_no: int, *, shard_count: int = 2) -> MatchBat
     )
 
 
-def failed(job_id: uuid.UUID, code: str, detail: str, shard_no: int | None = None) -> JobProgressed:
-    return JobProgressed(job_id=job_id, shard_no=shard_no, stage="failed", error_code=code, detail=detail)
+def failed(job_id: uuid.UUID, code: str, detail: str, shard_no: int | None = None,
+           project_id: uuid.UUID | None = None) -> JobProgressed:
+    return JobProgressed(job_id=job_id, shard_no=shard_no, stage="failed", error_code=code, detail=detail,
+                         project_id=project_id)
 
 
 async def test_a_job_whose_shards_all_arrive_succeeds(results: Results) -> None:
@@ -128,12 +130,21 @@ async def test_a_failed_job_says_so_and_its_late_batches_never_complete_it(resul
     assert await results.completions_announced(job_id) == 0
 
 
+async def test_a_job_that_fails_at_planning_says_so_when_the_failure_names_its_project(results: Results) -> None:
+    job_id = uuid.uuid4()
+    await results.publish(failed(job_id, "rules_invalid", "passes[0]: tolerance on a text column", project_id=PROJECT))
+    status, body = await results.summary(job_id)
+    assert (status, body["status"], body["error_code"]) == (200, "failed", "rules_invalid")
+    assert (body["project_id"], body["matched"]) == (str(PROJECT), 0)
+
+
 async def test_a_job_that_fails_before_its_first_batch_is_failed_once_its_project_is_known(
         results: Results) -> None:
     job_id = uuid.uuid4()
     await results.publish(failed(job_id, "rules_invalid", "passes[0]: tolerance on a text column"))
     status, body = await results.summary(job_id)
-    # The failure names no project, so no caller can be authorized yet: answered as before, not as running.
+    # The failure names no project (an older matcher), so no caller can be authorized yet: answered as
+    # before, not as running.
     assert (status, body["code"]) == (404, "results_not_found")
 
     await results.publish(batch(job_id, 0, shard_count=1))  # the only shard: it would have completed the job

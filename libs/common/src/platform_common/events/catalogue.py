@@ -153,6 +153,9 @@ class JobProgressed(Event):
         description="stage failed: rules_invalid, input_invalid, engine_error, shard_worker_lost or "
         "planning_worker_lost (stable)",
     )
+    project_id: uuid.UUID | None = Field(
+        default=None, description="stage failed: the job's project, for consumers that have not seen the job yet"
+    )
 
     def partition_key(self) -> bytes:
         return str(self.job_id).encode()

@@ -140,7 +140,8 @@ async def match_shard(
 
 async def _fail_planning(job: JobStarted, code: str, message: str, *, publisher: EventPublisher) -> None:
     log.warning("job %s cannot be planned: %s", job.job_id, message, extra={"ctx_error_code": code})
-    failed = JobProgressed(job_id=job.job_id, stage="failed", detail=message[:2000], error_code=code)
+    failed = JobProgressed(job_id=job.job_id, stage="failed", detail=message[:2000], error_code=code,
+                           project_id=job.project_id)  # fmt: skip
     await _publish(publisher, failed, str(job.job_id), job.job_id, "failed")
 
 
@@ -150,7 +151,7 @@ async def _fail_job(shard: ShardRequested, code: str, message: str, *, store: Pg
                 extra={"ctx_error_code": code})  # fmt: skip
     failed = JobProgressed(
         job_id=shard.job_id, shard_no=shard.shard_no, stage="failed", shard_count=shard.shard_count,
-        detail=message[:2000], error_code=code,
+        detail=message[:2000], error_code=code, project_id=shard.project_id,
     )  # fmt: skip
     # Published before it is recorded: if recording fails, the redelivered shard fails again and republishes
     # the same event (same id); recorded first, a lost publish would leave the job skipped but never failed.

@@ -65,13 +65,17 @@ class PgResultsRepository:
         )
         return await self.counts(job_id)
 
-    async def fail_job(self, job_id: uuid.UUID, error_code: str | None, detail: str | None) -> None:
-        """Fail a running (or not yet seen) job; a finished job keeps its outcome and its first failure."""
+    async def fail_job(self, job_id: uuid.UUID, project_id: uuid.UUID | None, error_code: str | None,
+                       detail: str | None) -> None:
+        """Fail a running (or not yet seen) job; a finished job keeps its outcome and its first failure. The
+        project, when the event names it, lets the results API answer for a job that failed before any batch."""
         await self._conn.execute(
-            "INSERT INTO jobs (job_id, status, error_code, detail, completed_at) VALUES ($1, 'failed', $2, $3, now()) "
+            "INSERT INTO jobs (job_id, project_id, status, error_code, detail, completed_at) "
+            "VALUES ($1, $2, 'failed', $3, $4, now()) "
             "ON CONFLICT (job_id) DO UPDATE SET status = 'failed', error_code = excluded.error_code, "
-            "detail = excluded.detail, completed_at = excluded.completed_at WHERE jobs.status = 'running'",
-            job_id, error_code, detail,
+            "detail = excluded.detail, completed_at = excluded.completed_at, "
+            "project_id = coalesce(jobs.project_id, excluded.project_id) WHERE jobs.status = 'running'",
+            job_id, project_id, error_code, detail,
         )
 
     async def counts(self, job_id: uuid.UUID) -> dict[str, int]:

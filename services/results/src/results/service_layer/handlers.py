@@ -44,7 +44,8 @@ async def record_progress(pool: asyncpg.Pool, message: DecodedMessage, *, consum
     async with pool.acquire() as conn, conn.transaction():
         if not await claim(conn, consumer=consumer, event_id=message.envelope.id):
             return False
-        await PgResultsRepository(conn).fail_job(progress.job_id, progress.error_code, progress.detail)
+        await PgResultsRepository(conn).fail_job(progress.job_id, progress.project_id, progress.error_code,
+                                                 progress.detail)
     return True
 
 
@@ -53,8 +54,9 @@ async def job_summary(pool: asyncpg.Pool, job_id: uuid.UUID) -> dict[str, Any]:
     of what is stored; a failed job's counts cover only the batches that arrived before it failed."""
     async with pool.acquire() as conn:
         summary = await PgResultsRepository(conn).job_summary(job_id)
-    # A job that failed before its first batch has no known project, so no caller can be authorized for it:
-    # it answers like a job with no results yet (projects' job view says it failed, with the code).
+    # A job that failed before its first batch, reported by a matcher that did not name the project, has no
+    # known project, so no caller can be authorized for it: it answers like a job with no results yet
+    # (projects' job view says it failed, with the code).
     if summary is None or summary["project_id"] is None:
         raise NotFound("No results exist for this job yet.", code="results_not_found")
     return summary
