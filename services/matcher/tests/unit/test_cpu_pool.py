@@ -5,6 +5,7 @@ workers; a pool that cannot be recreated turns liveness false until it can."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -116,3 +117,56 @@ async def test_a_pool_that_cannot_be_recreated_fails_liveness_until_it_can(monke
         with pytest.raises(StopAsyncIteration):
             await anext(context)
     assert health_of(app).check_alive() == {}
+
+
+# A service process with a started pool that prints its workers' pids, then waits to be killed.
+_SERVICE_WITH_A_POOL = """
+import asyncio, multiprocessing, os, sys, time
+from matcher.adapters.cpu_pool import CpuPool
+
+async def main():
+    pool = CpuPool(2)
+    await asyncio.gather(*(pool.run(time.sleep, 0.5) for _ in range(2)))
+    print(" ".join(str(p.pid) for p in multiprocessing.active_children() if "Spawn" in type(p).__name__), flush=True)
+    time.sleep(60)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
+
+
+def test_workers_leave_when_the_service_process_is_killed(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # SIGKILL (or the kernel's OOM killer) gives the service no chance to shut its pool down.
+    import subprocess
+    import sys
+
+    script = tmp_path / "service.py"
+    script.write_text(_SERVICE_WITH_A_POOL)
+    service = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers: list[int] = []
+    try:
+        assert service.stdout is not None
+        workers = [int(pid) for pid in service.stdout.readline().split()]
+        assert len(workers) == 2
+        service.send_signal(signal.SIGKILL)
+        service.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(_alive(pid) for pid in workers):
+            time.sleep(0.1)
+        assert not any(_alive(pid) for pid in workers), "a worker outlived its service"
+    finally:
+        if service.poll() is None:
+            service.kill()
+        for pid in workers:  # a failed run must not leave them behind
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A dead worker whose parent is gone is reaped by init; until then it is a zombie, which counts as gone.
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[1][0] != "Z"

@@ -17,8 +17,6 @@ import os
 import shutil
 import sys
 import tempfile
-import threading
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -26,11 +24,12 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from platform_common.worker_processes import exit_with_parent
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 READ_BLOCK = 1024 * 1024
-PARENT_CHECK_S = 0.5
 GIL_SWITCH_INTERVAL_S = 0.0005  # Python's default is 0.005
 
 
@@ -54,19 +53,7 @@ def _start_worker(parent_pid: int, polars_threads: int) -> None:
     back sooner to the threads returning from polars while another thread hashes fingerprints."""
     os.environ["POLARS_MAX_THREADS"] = str(polars_threads)
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
-    _exit_with_parent(parent_pid)
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    """Leave when the service dies. A SIGKILLed service cannot shut its pool down, and a spawned worker holds
-    both ends of its task queue, so without this it would wait for work for ever."""
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(PARENT_CHECK_S)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+    exit_with_parent(parent_pid)
 
 
 class WorkerStream(Generic[T]):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -22,6 +23,7 @@ from matcher.config import SERVICE
 from platform_common.errors import TransientError
 from platform_common.health import health_of
 from platform_common.metrics import MATCHER_CPU_POOL_RESTARTS
+from platform_common.worker_processes import exit_with_parent
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,8 @@ class CpuPool:
 
     def _new_executor(self) -> ProcessPoolExecutor:
         # spawn, not fork: the parent holds an event loop, sockets and Polars thread pools.
-        return ProcessPoolExecutor(max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(max_workers=self._workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=exit_with_parent, initargs=(os.getpid(),))
 
     @property
     def usable(self) -> bool:
