@@ -41,11 +41,7 @@ def search(ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray) -> F
         has = found >= 0
         li = np.where(side == "left", rows, found)[has]
         ri = np.where(side == "left", found, rows)[has]
-        # A grouped pass tests amounts on the group's total: one member against the single record
-        # says nothing, so only its member-level filters count as failures here.
-        member_level = [c for c in comps if pass_.cardinality == "one_to_one" or c.kind != "numeric"]
-        failed, _ = _failures_and_score(ctx, member_level, li, ri)
-        _, score = _failures_and_score(ctx, comps, li, ri)
+        failed, score = _failures_and_score(ctx, comps, li, ri, grouped=pass_.cardinality != "one_to_one")
         positions = np.flatnonzero(has)
         # Fewest failed filters, then the highest score; on a full tie the later (usually looser)
         # pass gives the more telling "off by ..., tolerance ..." message.
@@ -59,15 +55,18 @@ def search(ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray) -> F
 
 
 def _failures_and_score(
-    ctx: EngineContext, comps: list[Prepared], li: np.ndarray, ri: np.ndarray
+    ctx: EngineContext, comps: list[Prepared], li: np.ndarray, ri: np.ndarray, *, grouped: bool
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Failed filters and pass score of each pair. A grouped pass tests amounts on the group's total: one
+    member against the single record says nothing, so there only member-level filters count as failures."""
     failed = np.zeros(len(li), dtype=np.int64)
     numerator = np.zeros(len(li))
     denominator = np.zeros(len(li))
     for comp in comps:
         ev = evaluate(comp, li, ri, workers=ctx.workers)
         if comp.is_filter:
-            failed += ~ev.passed
+            if not (grouped and comp.kind == "numeric"):
+                failed += ~ev.passed
         else:
             present = ev.valid if comp.ignores_missing else np.ones(len(li), dtype=bool)
             numerator += comp.spec.weight * ev.similarity * present
