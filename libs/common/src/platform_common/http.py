@@ -1,16 +1,21 @@
 """The aiohttp app factory every service starts from: errors as problem+json, request ids, tracing,
-RED metrics, and /healthz, /readyz, /metrics."""
+RED metrics, and /healthz, /readyz, /metrics; and the runner serving it, which answers aiohttp's own protocol
+errors the same way."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.http_exceptions import LineTooLong
 from aiohttp.typedefs import Handler
 from opentelemetry import propagate, trace
 from opentelemetry.trace import SpanKind, Status, StatusCode
@@ -34,6 +39,7 @@ REQUEST_ID = web.RequestKey("request_id", str)
 Translator = Callable[[web.Request, str, str, dict[str, Any]], str]
 TRANSLATOR: web.AppKey[Translator] = web.AppKey("translator")
 
+INTERNAL_ERROR_DETAIL = "Something went wrong on our side. Quote the trace id when reporting it."
 _HTTP_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                405: "method_not_allowed", 409: "conflict", 413: "payload_too_large", 415: "unsupported_media_type",
                422: "validation_failed", 429: "rate_limited"}
@@ -51,7 +57,15 @@ def problem_response(request: web.Request, *, status: int, code: str, title: str
                      errors: list[dict[str, Any]] | None = None, params: dict[str, Any] | None = None,
                      headers: dict[str, str] | None = None) -> web.Response:
     """An RFC 9457 problem document with our stable `code`, the trace id and the request id."""
-    translate = request.app.get(TRANSLATOR)
+    body = _problem_document(request.app, request, status=status, code=code, title=title, detail=detail,
+                             errors=errors, params=params)
+    return web.Response(status=status, body=body, content_type=PROBLEM_CONTENT_TYPE, headers=headers)
+
+
+def _problem_document(app: web.Application, request: web.Request, *, status: int, code: str, title: str,
+                      detail: str, errors: list[dict[str, Any]] | None = None,
+                      params: dict[str, Any] | None = None) -> str:
+    translate = app.get(TRANSLATOR)
     if translate is not None:
         detail = translate(request, code, detail, params or {})
     context = trace.get_current_span().get_span_context()
@@ -68,8 +82,7 @@ def problem_response(request: web.Request, *, status: int, code: str, title: str
         body["trace_id"] = format(context.trace_id, "032x")
     if errors:
         body["errors"] = errors
-    return web.Response(status=status, body=json.dumps(body), content_type=PROBLEM_CONTENT_TYPE,
-                        headers=headers)
+    return json.dumps(body)
 
 
 def _field_errors(error: ValidationError) -> list[dict[str, Any]]:
@@ -142,7 +155,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         log.exception("unhandled error on %s %s", request.method, request.path)
         trace.get_current_span().set_status(Status(StatusCode.ERROR, "unhandled"))
         return problem_response(request, status=500, code="internal_error", title="Internal error",
-                                detail="Something went wrong on our side. Quote the trace id when reporting it.")
+                                detail=INTERNAL_ERROR_DETAIL)
 
 
 def _passthrough_headers(error: web.HTTPException) -> dict[str, str]:
@@ -181,3 +194,92 @@ def create_base_app(service: str, *, max_body_bytes: int = 1_048_576,
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics)
     return app
+
+
+# aiohttp answers a request it cannot parse (bad request line, method, version or header name, a line over
+# 8190 bytes, more than 128 headers, TLS on the plain port, ...) and an exception escaping every middleware from
+# RequestHandler.handle_error, as text/plain that names aiohttp and echoes the bad bytes. No supported hook reaches
+# it in aiohttp 3.14: middlewares never run, on_response_prepare is only sent for requests the router matched
+# (aiohttp#6463), handler_args only reach RequestHandler's constructor, and web.Server.__call__ hard-codes the
+# RequestHandler class. So ProblemAppRunner (what services are served by, see `serve`) swaps in a subclass whose
+# handle_error answers like problem_middleware and sends the app's on_response_prepare (the gateway's security
+# headers). It relies on AppRunner._make_server and Server._kwargs/_loop: re-check them when upgrading aiohttp.
+_PROTOCOL_ERRORS = {  # status: (code, title, detail)
+    400: ("bad_request", "Bad Request", "The request is not well-formed HTTP."),
+    500: ("internal_error", "Internal error", INTERNAL_ERROR_DETAIL),
+    504: ("upstream_unavailable", "Gateway Timeout", "A service did not answer in time. Please try again shortly."),
+}
+
+
+class _ProtocolErrorResponse(web.Response):
+    """A problem document that sends the app's on_response_prepare itself, as aiohttp does for routed requests."""
+
+    def __init__(self, app: web.Application, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._signalled_app = app
+
+    async def prepare(self, request: web.BaseRequest) -> AbstractStreamWriter | None:
+        if not self.prepared and isinstance(request, web.Request):
+            await self._signalled_app.on_response_prepare.send(request, self)
+        return await super().prepare(request)
+
+
+def _protocol_problem(app: web.Application, request: web.Request, status: int,
+                      error: BaseException | None) -> web.Response:
+    phrase = HTTPStatus(status).phrase
+    code, title, detail = _PROTOCOL_ERRORS.get(status, (_HTTP_CODES.get(status, "http_error"), phrase, phrase))
+    if isinstance(error, LineTooLong):
+        detail = f"A line of the request (the request line or a header) is longer than {error.args[1]} bytes."
+    request_id = request.setdefault(REQUEST_ID, str(uuid.uuid4()))  # set when request_id_middleware ran
+    body = _problem_document(app, request, status=status, code=code, title=title, detail=detail)
+    response = _ProtocolErrorResponse(app, status=status, body=body, content_type=PROBLEM_CONTENT_TYPE,
+                                      headers={REQUEST_ID_HEADER: request_id})
+    response.force_close()
+    return response
+
+
+class _ProblemRequestHandler(web.RequestHandler):
+    __slots__ = ("_problem_app",)
+
+    def __init__(self, manager: _ProblemServer, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._problem_app = manager.app
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500, exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        # aiohttp's own first: it logs the error and raises ConnectionError when a response has already started.
+        plain = super().handle_error(request, status, exc, message)
+        if not isinstance(request, web.Request):
+            return plain
+        return _protocol_problem(self._problem_app, request, status, exc)
+
+
+class _ProblemServer(web.Server):
+    def __init__(self, app: web.Application, handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]],
+                 **kwargs: Any) -> None:
+        super().__init__(handler, **kwargs)
+        self.app = app
+
+    def __call__(self) -> web.RequestHandler:
+        return _ProblemRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+class ProblemAppRunner(web.AppRunner):
+    """web.AppRunner whose connections answer aiohttp's own protocol errors as problem documents."""
+
+    async def _make_server(self) -> web.Server:
+        server = await super()._make_server()  # starts and freezes the app, as AppRunner does
+        return _ProblemServer(self.app, server.request_handler, request_factory=server.request_factory,
+                              handler_cancellation=server.handler_cancellation, **server._kwargs)
+
+
+async def serve(app: web.Application, *, host: str, port: int, shutdown_timeout: float) -> None:
+    """web.run_app's loop through ProblemAppRunner (run_app always builds a plain AppRunner): serve until SIGTERM
+    or SIGINT raises web.GracefulExit, then shut down gracefully."""
+    runner = ProblemAppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from platform_common.http import serve
 from platform_common.migrations import migrate
 from platform_common.settings import (
     ConfigurationError,
@@ -46,7 +47,9 @@ def run_service(*, service: str, settings_cls: type[S], create_app: Callable[[S]
         return
     setup_tracing(service)
     try:
-        web.run_app(create_app(settings), host=settings.http.host, port=settings.http.port,
-                    shutdown_timeout=settings.shutdown_timeout_s, access_log=None, print=None)
+        asyncio.run(serve(create_app(settings), host=settings.http.host, port=settings.http.port,
+                          shutdown_timeout=settings.shutdown_timeout_s))
+    except web.GracefulExit:  # SIGTERM or SIGINT, after the graceful shutdown
+        pass
     except ConfigurationError as error:
         exit_with(str(error), code=1)

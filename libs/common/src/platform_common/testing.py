@@ -1,15 +1,21 @@
-"""Helpers for tests that run against a real broker: throwaway topics and draining a topic."""
+"""Helpers for tests that run against a real broker (throwaway topics, draining a topic) or a real socket (raw
+HTTP bytes no client library would send)."""
 
 from __future__ import annotations
 
 import asyncio
+import io
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from http.client import HTTPMessage, parse_headers
 
+from aiohttp import web
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from platform_common.events import Event, register
+from platform_common.http import ProblemAppRunner
 from platform_common.topics import dlq_name
 
 
@@ -86,6 +92,33 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout_s: float =
             return
         await asyncio.sleep(every_s)
     raise AssertionError(f"condition not met within {timeout_s} s")
+
+
+@asynccontextmanager
+async def served_on_a_free_port(app: web.Application) -> AsyncIterator[int]:
+    """`app` on 127.0.0.1 through the runner services use in production; yields the port."""
+    runner = ProblemAppRunner(app)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()
+
+
+async def raw_http_exchange(port: int, request: bytes, *, timeout_s: float = 10.0
+                            ) -> tuple[int, HTTPMessage, bytes]:
+    """Send `request` as-is to 127.0.0.1:`port` and read until the server closes: (status, headers, body);
+    header names are case-insensitive."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        answer = await asyncio.wait_for(reader.read(), timeout_s)
+    finally:
+        writer.close()
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, _, header_lines = head.partition(b"\r\n")
+    return int(status_line.split()[1]), parse_headers(io.BytesIO(header_lines + b"\r\n\r\n")), body
 
 
 @register

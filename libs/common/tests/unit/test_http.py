@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.typedefs import Handler
 from pydantic import BaseModel
 
 from platform_common.errors import Forbidden, NotFound, RateLimited, ValidationFailed
 from platform_common.health import health_of
 from platform_common.http import TRANSLATOR, create_base_app
+from platform_common.i18n import install_translations
+from platform_common.testing import raw_http_exchange, served_on_a_free_port
 
 
 class Body(BaseModel):
@@ -136,3 +141,67 @@ async def test_health_and_metrics_endpoints() -> None:
         assert 'http_server_request_duration_seconds_count{method="GET",route="/nf",service="unit",status="404"}' in metrics
         health_of(app).remove("postgres")
         assert (await client.get("/readyz")).status == 200
+
+
+MALFORMED_REQUESTS = {
+    "not HTTP at all": b"GARBAGE\r\n\r\n",
+    "TLS on the plain port": b"\x16\x03\x01\x00\xa5\x01\x00\x00\r\n\r\n",
+    "unknown HTTP version": b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n",
+    "invalid header name": b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Name: GARBAGE\r\n\r\n",
+    "header line over the limit": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: " + b"G" * 9000 + b"\r\n\r\n",
+    "request line over the limit": b"GET /" + b"G" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+    "too many headers": b"GET /healthz HTTP/1.1\r\n" + b"".join(b"H%d: x\r\n" % i for i in range(200)) + b"\r\n",
+    "invalid Content-Length": b"POST /body HTTP/1.1\r\nHost: x\r\nContent-Length: GARBAGE\r\n\r\n",
+}
+
+
+async def mark_prepared(_: web.Request, response: web.StreamResponse) -> None:
+    response.headers["X-Prepared"] = "yes"
+
+
+@pytest.mark.parametrize("request_bytes", MALFORMED_REQUESTS.values(), ids=MALFORMED_REQUESTS.keys())
+async def test_requests_aiohttp_cannot_parse_get_problem_documents_and_the_apps_prepare_hooks(
+        request_bytes: bytes) -> None:
+    app = make_app()
+    app.on_response_prepare.append(mark_prepared)
+    async with served_on_a_free_port(app) as port:
+        status, headers, raw_body = await raw_http_exchange(port, request_bytes)
+    body = json.loads(raw_body)
+    assert status == 400 and headers["Content-Type"] == "application/problem+json"
+    assert body["code"] == "bad_request" and body["type"] == "urn:recon:problem:bad_request"
+    assert body["status"] == 400 and body["title"] == "Bad Request" and body["detail"]
+    assert body["request_id"] == headers["X-Request-ID"]
+    assert headers["X-Prepared"] == "yes"
+    assert "GARBAGE" not in raw_body.decode() and "GGGG" not in raw_body.decode(), "the bad bytes are not echoed"
+
+
+async def test_an_exception_escaping_every_middleware_is_a_problem_document_in_the_callers_language() -> None:
+    @web.middleware
+    async def outermost_crash(request: web.Request, handler: Handler) -> web.StreamResponse:
+        raise RuntimeError("SELECT secret FROM internals")
+
+    app = web.Application(middlewares=[outermost_crash])
+    install_translations(app)
+    app.on_response_prepare.append(mark_prepared)
+    async with served_on_a_free_port(app) as port:
+        status, headers, raw_body = await raw_http_exchange(
+            port, b"GET / HTTP/1.1\r\nHost: x\r\nAccept-Language: de\r\n\r\n")
+    body = json.loads(raw_body)
+    assert status == 500 and headers["Content-Type"] == "application/problem+json"
+    assert body["code"] == "internal_error" and body["detail"].startswith("Bei uns ist etwas schiefgelaufen")
+    assert headers["X-Prepared"] == "yes"
+    assert "SELECT" not in raw_body.decode() and "Traceback" not in raw_body.decode()
+
+
+async def test_well_formed_requests_are_answered_as_before_by_the_problem_runner() -> None:
+    app = make_app()
+    app.on_response_prepare.append(mark_prepared)
+    async with served_on_a_free_port(app) as port:
+        status, headers, raw_body = await raw_http_exchange(
+            port, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-ID: req-7\r\nConnection: close\r\n\r\n")
+        assert status == 200 and headers["Content-Type"].startswith("application/json")
+        assert json.loads(raw_body)["status"] == "ok"
+        assert headers["X-Request-ID"] == "req-7" and headers["X-Prepared"] == "yes"
+        status, headers, raw_body = await raw_http_exchange(
+            port, b"GET /nf HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert status == 404 and json.loads(raw_body)["code"] == "project_not_found"

@@ -1,5 +1,6 @@
-"""The gateway's edge: security headers on every response (errors included), CORS for listed origins only,
-body size limits, deprecation notices on the seed's paths, no cookies, and errors in the caller's language."""
+"""The gateway's edge: security headers on every response (errors included, even for requests aiohttp cannot
+parse), CORS for listed origins only, body size limits, deprecation notices on the seed's paths, no cookies, and
+errors in the caller's language."""
 
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from gateway_harness import Platform, start_gateway_beside, stop_gateway
+from gateway_harness import Platform, drop_everything, gateway_settings, start_gateway_beside, stop_gateway
+
+from gateway.app import create_app as create_gateway
+from platform_common.testing import raw_http_exchange, served_on_a_free_port
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio(loop_scope="session")]
 
@@ -61,6 +65,39 @@ async def test_every_kind_of_response_carries_the_security_headers(platform: Pla
         "POST", "/api/v2/projects", data=big, headers={**account.headers, "Content-Type": "application/json"})
     assert status == 413 and answer["code"] == "body_too_large"
     assert_secured(status, response_headers, "413")
+
+
+async def test_requests_aiohttp_cannot_parse_are_problem_documents_with_the_security_headers(
+        stack: dict[str, str], platform: Platform) -> None:
+    """aiohttp answers these itself, before the middlewares; the production runner makes them look like ours."""
+    malformed = {
+        "not HTTP at all": b"GARBAGE\r\n\r\n",
+        "header line over the limit": b"GET /healthz HTTP/1.1\r\nHost: gw\r\nX-Long: " + b"a" * 9000 + b"\r\n\r\n",
+        "invalid header name": b"GET /healthz HTTP/1.1\r\nHost: gw\r\nBad Name: x\r\n\r\n",
+        "unknown HTTP version": b"GET /healthz HTTP/9.9\r\nHost: gw\r\n\r\n",
+    }
+    suffix = uuid.uuid4().hex[:8]
+    settings = gateway_settings(stack, suffix, projects_url=platform.projects_url, jwt_secret=platform.jwt_secret,
+                                internal_key=platform.internal_key)
+    try:
+        async with served_on_a_free_port(create_gateway(settings)) as port:
+            for label, request_bytes in malformed.items():
+                status, headers, raw_body = await raw_http_exchange(port, request_bytes)
+                body = json.loads(raw_body)
+                assert status == 400 and headers["Content-Type"] == "application/problem+json", label
+                assert body["code"] == "bad_request" and body["type"] == "urn:recon:problem:bad_request", label
+                assert body["status"] == 400 and body["title"] == "Bad Request" and body["detail"], label
+                assert body["request_id"] == headers["X-Request-ID"], label
+                assert headers["Cache-Control"] == "no-store", label
+                assert_secured(status, headers, label)
+
+            status, headers, raw_body = await raw_http_exchange(
+                port, b"GET /api/v2/auth/me HTTP/1.1\r\nHost: gw\r\nConnection: close\r\n\r\n")
+            assert status == 401 and json.loads(raw_body)["code"] == "unauthenticated", "well-formed: as before"
+            assert headers["WWW-Authenticate"] == 'Bearer realm="recon"' and len(headers["X-Request-ID"]) == 36
+            assert_secured(status, headers, "well-formed")
+    finally:
+        await drop_everything(stack, suffix)
 
 
 async def test_cors_answers_listed_origins_only(platform: Platform) -> None:
