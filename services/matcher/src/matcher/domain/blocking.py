@@ -6,7 +6,7 @@ score it densely, or split it — so a block is handled identically in a shard a
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -14,6 +14,7 @@ import polars as pl
 from matcher.domain.keys import mix_keys
 from matcher.domain.ranges import RangeKey
 from matcher.domain.reblocking import WordSource, hot_pairs, hot_rows
+from matcher.domain.references import SideCodes
 
 # Blocks with at most this many pairs are joined directly; bigger ones get the next range key.
 DIRECT_JOIN_MAX_PAIRS = 64
@@ -22,6 +23,37 @@ DENSE_MIN_PAIRS_FUZZY = 2_048
 DENSE_MIN_PAIRS_PLAIN = 131_072
 # Sorted-neighbourhood window (records of both sides together) used to split an oversized block.
 SPLIT_WINDOW = 256
+
+
+@dataclass(frozen=True)
+class SlotKeys:
+    """Block keys of a filter whose records may hold several codes (a multi-reference `reference`):
+    the pass's other keys (`*_base_*`) mixed with one code slot at a time. Slot 0 (every record's
+    first code) pairs exactly the records the pass's block key pairs."""
+
+    left_base_a: np.ndarray
+    left_base_b: np.ndarray
+    left_base_valid: np.ndarray
+    left_codes: SideCodes
+    right_base_a: np.ndarray
+    right_base_b: np.ndarray
+    right_base_valid: np.ndarray
+    right_codes: SideCodes
+
+    def pair(self, i: int, j: int) -> BlockKeys:
+        """Left slot i against right slot j as an ordinary one-key-per-row block key (built on
+        demand: held for every slot they would cost 17 bytes per record and slot)."""
+        return BlockKeys(
+            *_slot_key(self.left_base_a, self.left_base_b, self.left_base_valid, self.left_codes, i),
+            *_slot_key(self.right_base_a, self.right_base_b, self.right_base_valid, self.right_codes, j),
+        )
+
+
+def _slot_key(
+    base_a: np.ndarray, base_b: np.ndarray, base_valid: np.ndarray, codes: SideCodes, slot: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    a, b, present = codes.slot(slot, np.arange(len(base_a)))
+    return mix_keys(base_a, a), mix_keys(base_b, b), base_valid & present
 
 
 @dataclass(frozen=True)
@@ -34,6 +66,9 @@ class BlockKeys:
     right_a: np.ndarray
     right_b: np.ndarray
     right_valid: np.ndarray
+    # A pair is also a candidate when any left slot key equals any right slot key (blocking on
+    # every reference of a multi-reference record, not only its first).
+    slots: SlotKeys | None = None
 
 
 @dataclass
@@ -76,6 +111,13 @@ class BlockingPlan:
 
 def generate(plan: BlockingPlan, left_rows: np.ndarray, right_rows: np.ndarray) -> Candidates:
     """Candidate pairs among the given pool rows (row numbers of each side)."""
+    out = _generate(plan, left_rows, right_rows)
+    if plan.keys.slots is not None:
+        _add_slot_pairs(plan, plan.keys.slots, out, left_rows, right_rows)
+    return out
+
+
+def _generate(plan: BlockingPlan, left_rows: np.ndarray, right_rows: np.ndarray) -> Candidates:
     keys = plan.keys
     lrows = left_rows[keys.left_valid[left_rows]]
     rrows = right_rows[keys.right_valid[right_rows]]
@@ -119,6 +161,37 @@ def _level(
     # This level's frames are not needed below it; at a million records they are ~100 MB a level.
     del left, right, sizes, small, big, big_keys, left_big, right_big, positions, probes, lk
     _level(plan, out, probe_rows, probe_keys, rr, right_keys, depth + 1)
+
+
+def _add_slot_pairs(
+    plan: BlockingPlan, slots: SlotKeys, out: Candidates, left_rows: np.ndarray, right_rows: np.ndarray
+) -> None:
+    """Pairs that share a code other than both primaries: every other (left slot, right slot)
+    combination is blocked like the pass's key (same range keys, dense blocks and splitting), then
+    pairs the main key already found and repeats (pairs sharing two codes) are dropped."""
+    found_left, found_right = [], []
+    for i in range(slots.left_codes.width):
+        for j in range(slots.right_codes.width):
+            if (i, j) == (0, 0):
+                continue
+            keys = slots.pair(i, j)
+            if not keys.left_valid[left_rows].any() or not keys.right_valid[right_rows].any():
+                continue
+            sub = _generate(replace(plan, keys=keys), left_rows, right_rows)
+            li, ri = sub.pairs()
+            blocks = sub.dense_blocks + sub.split_blocks
+            found_left += [li, *(np.repeat(lr, len(rr)) for lr, rr in blocks)]
+            found_right += [ri, *(np.tile(rr, len(lr)) for lr, rr in blocks)]
+    if not found_left:
+        return
+    li, ri = np.concatenate(found_left), np.concatenate(found_right)
+    main = plan.keys
+    found_by_main = (main.left_a[li] == main.right_a[ri]) & (main.left_b[li] == main.right_b[ri])
+    found_by_main &= main.left_valid[li] & main.right_valid[ri]
+    li, ri = li[~found_by_main], ri[~found_by_main]
+    pairs = np.unique(np.stack([li, ri], axis=1), axis=0)
+    out.pair_left.append(pairs[:, 0].astype(np.int64))
+    out.pair_right.append(pairs[:, 1].astype(np.int64))
 
 
 def _block_sizes(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:

@@ -14,6 +14,7 @@ from rapidfuzz import distance, fuzz, process
 from matcher.domain import keys
 from matcher.domain.errors import InputError
 from matcher.domain.records import Side, common_scale, day_numbers, minor_units, normalised_pair
+from matcher.domain.references import ExtraCodes, SideCodes, any_shared, extract_references
 from matcher.domain.rule_parts import (
     DateWindowComparison,
     ExactComparison,
@@ -64,6 +65,9 @@ class Prepared:
     right_valid: np.ndarray
     left_alt: np.ndarray | None = None  # second hash half for "code" comparisons
     right_alt: np.ndarray | None = None
+    # "code" comparisons whose records may hold several codes (references.py); None: one per row.
+    left_extra: ExtraCodes | None = None
+    right_extra: ExtraCodes | None = None
     scale: int = 0  # decimals of numeric minor units
     abs_tolerance: int | None = None  # minor units
     percent: float | None = None
@@ -80,6 +84,20 @@ class Prepared:
         assert text is not None, "texts() is only for fuzzy comparisons"
         strings: np.ndarray = text.gather(rows).to_numpy()
         return strings
+
+    @property
+    def several_codes(self) -> bool:
+        """Some record holds more than one code: equal means any left code equals any right one."""
+        return self.left_extra is not None or self.right_extra is not None
+
+    def code_sets(self) -> tuple[SideCodes, SideCodes]:
+        """Both sides' codes, primary and extra, for "any code equal"."""
+        assert self.left_alt is not None
+        assert self.right_alt is not None
+        return (
+            SideCodes(self.left, self.left_alt, self.left_valid, self.left_extra),
+            SideCodes(self.right, self.right_alt, self.right_valid, self.right_extra),
+        )
 
     @property
     def is_filter(self) -> bool:
@@ -126,9 +144,11 @@ def located(where: str, build: Callable[..., T], *args: Any) -> T:
 
 def _prepare(spec: ComparisonSpec, left: Side, right: Side, where: str) -> Prepared:
     if isinstance(spec, ReferenceComparison):
-        lv = _extract_reference(left, spec.left_sources, spec, where)
-        rv = _extract_reference(right, spec.right_sources, spec, where)
-        return _code_comparison(spec, lv, rv, lv, rv)
+        lrefs = extract_references(left, spec.left_sources, spec, where)
+        rrefs = extract_references(right, spec.right_sources, spec, where)
+        prepared = _code_comparison(spec, lrefs.primary, rrefs.primary, lrefs.display, rrefs.display)
+        prepared.left_extra, prepared.right_extra = lrefs.extra, rrefs.extra
+        return prepared
     lcol = left.column(str(spec.left_column), needed_by=where)
     rcol = right.column(str(spec.right_column), needed_by=where)
     if isinstance(spec, NumericToleranceComparison):
@@ -162,18 +182,6 @@ def _exact_aligned(left: pl.Series, right: pl.Series) -> tuple[pl.Series, pl.Ser
         scale = common_scale(left, right)
         return minor_units(left, scale), minor_units(right, scale)
     return keys.align_key_dtypes(left, right)
-
-
-def _extract_reference(side: Side, sources: list[str], spec: ReferenceComparison, where: str) -> pl.Series:
-    found: pl.Series | None = None
-    for source in sources:
-        value = keys.extract_series(side.column(source, needed_by=where), spec.pattern)
-        found = value if found is None else found.fill_null(value)
-    assert found is not None
-    if spec.numeric:
-        digits = found.str.replace_all(r"\D", "").str.replace(r"^0+(\d)", "${1}")
-        return digits.replace("", None).alias("reference")
-    return found.str.to_uppercase().str.replace_all(r"[^\p{L}\p{N}]", "").replace("", None).alias("reference")
 
 
 def _code_comparison(
@@ -232,6 +240,8 @@ def evaluate(comp: Prepared, li: np.ndarray, ri: np.ndarray, *, cutoff: float = 
         assert comp.left_alt is not None
         assert comp.right_alt is not None
         equal = (comp.left[li] == comp.right[ri]) & (comp.left_alt[li] == comp.right_alt[ri]) & valid
+        if comp.several_codes:
+            equal = any_shared(*comp.code_sets(), li, ri, equal)
         similarity = equal.astype(np.float32)
         passed = equal
     elif comp.kind == "numeric":

@@ -93,7 +93,8 @@ def phonetic_series(series: pl.Series, algorithm: Phonetic) -> pl.Series:
 
 
 def extract_series(series: pl.Series, pattern: str) -> pl.Series:
-    """First capture group of `pattern` if it has one, else the whole match; null where none."""
+    """Of the FIRST match only: its first capture group if `pattern` has one, else the whole match;
+    null where none. Key expressions use it as is; `references.py` finds every match."""
     group = 1 if pl.Series([""]).str.extract_groups(pattern).struct.fields else 0
     return series.cast(pl.Utf8).str.extract(pattern, group)
 

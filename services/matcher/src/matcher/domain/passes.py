@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import polars as pl
@@ -17,6 +17,7 @@ from matcher.domain.blocking import (
     BlockingPlan,
     BlockKeys,
     Candidates,
+    SlotKeys,
     generate,
 )
 from matcher.domain.comparators import Prepared, located, score_cutoffs
@@ -111,13 +112,32 @@ def _block_keys(ctx: EngineContext, pass_: Pass, comps: list[Prepared], equaliti
         left_keys.append(lk.alias(f"k{index}"))
         right_keys.append(rk.alias(f"k{index}"))
     # A filter-mode equality is a blocking key for free: pairs that differ would fail it anyway.
+    # One whose records may hold several codes blocks on each of them (slot keys); a second such
+    # filter in the pass is not a key at all (it still filters), so no shared code is ever missed.
+    several = [i for i in equalities if comps[i].several_codes]
     for index in equalities:
         comp = comps[index]
+        if index in several[1:]:
+            continue
         assert comp.left_alt is not None
         assert comp.right_alt is not None
         left_keys.extend(_code_columns(comp.left, comp.left_alt, comp.left_valid, f"c{index}"))
         right_keys.extend(_code_columns(comp.right, comp.right_alt, comp.right_valid, f"c{index}"))
-    return _hash_keys(ctx, left_keys, right_keys)
+    block_keys_ = _hash_keys(ctx, left_keys, right_keys)
+    if not several:
+        return block_keys_
+    # The slot keys stand for the exploded filter's own columns, so they mix into every other key.
+    own = {f"c{several[0]}a", f"c{several[0]}b"}
+    base = _hash_keys(ctx, [k for k in left_keys if k.name not in own], [k for k in right_keys if k.name not in own])
+    return replace(block_keys_, slots=_slot_keys(base, comps[several[0]]))
+
+
+def _slot_keys(base: BlockKeys, comp: Prepared) -> SlotKeys:
+    """The exploded filter's code slots, each to be mixed into the pass's other keys (`base`)."""
+    left, right = comp.code_sets()
+    return SlotKeys(
+        base.left_a, base.left_b, base.left_valid, left, base.right_a, base.right_b, base.right_valid, right
+    )
 
 
 def key_pair(ctx: EngineContext, key: KeyExpr, where: str) -> tuple[pl.Series, pl.Series]:

@@ -97,6 +97,9 @@ Phonetic = Literal["soundex", "metaphone", "nysiis"]
 class KeyExpr(FieldRef):
     """A blocking or grouping key: a field, optionally transformed (steps apply in field order)."""
 
+    # The FIRST match only (its first capture group if any): a key is one value per record, since a
+    # block, a group and a shard hold each record once. A filter-mode `reference` comparison blocks
+    # on every match instead (ENGINE.md §2.1, §2.4).
     extract: Regex | None = None
     normalise: Normalise | None = None
     phonetic: Phonetic | None = None
@@ -172,7 +175,9 @@ class PhoneticComparison(ComparisonBase):
 
 
 class ReferenceComparison(ComparisonBase):
-    """Pull a reference (e.g. an invoice number) out of free text on each side, then compare."""
+    """Pull references (e.g. invoice numbers) out of free text on each side; equal if any left one
+    equals any right one. Every match of every field counts, distinct after normalisation, the first
+    `references.MAX_REFERENCES` of them kept (ENGINE.md §2.2)."""
 
     type: Literal["reference"]
     pattern: Regex
