@@ -88,6 +88,17 @@ def test_a_record_left_by_a_grouped_pass_is_explained_as_no_group_not_as_a_membe
     reasons = dict(outcome.explain_unmatched("left").select("record_id", "reason").rows())
     # L2's group sums to 55.00 and L3's has one member (groups need two): neither fails a filter.
     assert reasons == {"L2": "no_group", "L3": "no_group"}
+    closest = {
+        row["record_id"]: json.loads(row["explanation"])["closest_group"]
+        for row in outcome.explain_unmatched("left").iter_rows(named=True)
+    }
+    # Group B (R3-R5) is the only complete group left that either record could have had.
+    assert closest["L2"]["ids"] == ["R3", "R4", "R5"]
+    assert (
+        closest["L2"]["detail"]
+        == "closest group: 3 records summing to 55.00, amount off by 5.00 (9.09 %), tolerance 0.01"
+    )
+    assert closest["L3"]["ids"] == ["R3", "R4", "R5"] and closest["L3"]["difference"] == 20.0
 
 
 def test_a_record_whose_nearest_candidate_went_to_an_earlier_pass_is_explained_as_taken() -> None:

@@ -8,7 +8,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.domain.subset_search import SubsetProblem, search
+from matcher.domain.subset_search import SubsetProblem, closest, search
 
 TOLERANCE = 2
 
@@ -92,3 +92,31 @@ def test_a_record_with_no_qualifying_combination_gets_none_and_others_are_unaffe
     assert answers[1] is not None
     # 2 + 3 = 5 exactly beats 1 + 2 + 3 = 6 (score) and ties break towards fewer members.
     assert answers[1].members.tolist() == [4, 5]
+
+
+@given(records=st.lists(record, min_size=1, max_size=12), bounds=st.sampled_from([(2, 4), (1, 3), (3, 6)]))
+@settings(max_examples=150, deadline=None)
+def test_closest_equals_a_plain_search_for_the_smallest_difference(
+    records: list[tuple[list[int], list[float], int]], bounds: tuple[int, int]
+) -> None:
+    n, k = len(records), 6
+    rows = np.arange(n * k, dtype=np.int64).reshape(n, k)[:, ::-1].copy()  # candidate order != row order
+    amounts = np.array([r[0] for r in records], dtype=np.int64)
+    targets = np.array([r[2] for r in records], dtype=np.int64)
+    found = closest(rows, amounts, targets, *bounds)
+    for i in range(n):
+        candidates = [
+            (
+                abs(int(targets[i]) - sum(int(amounts[i, j]) for j in combo)),
+                size,
+                sorted(int(rows[i, j]) for j in combo),
+            )
+            for size in range(bounds[0], min(bounds[1], k) + 1)
+            for combo in combinations(range(k), size)
+        ]
+        assert found[i].tolist() == min(candidates)[2]
+
+
+def test_closest_gives_nothing_to_a_record_with_fewer_candidates_than_a_group_needs() -> None:
+    rows = np.array([[7]], dtype=np.int64)
+    assert closest(rows, np.array([[5]], dtype=np.int64), np.array([5], dtype=np.int64), 2, 3)[0].tolist() == []

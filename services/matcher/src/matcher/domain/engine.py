@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from matcher.domain.closest_group import GroupPool
 from matcher.domain.comparators import prepare_pass
 from matcher.domain.explain import Explainer
 from matcher.domain.grouping import run_grouped
@@ -70,6 +71,7 @@ def match(
     right_free = np.ones(ctx.right.height, dtype=bool)
     all_matches: list[PassMatches] = []
     all_nearest: list[Nearest] = []
+    group_pools: list[GroupPool] = []
     early: EarlySearch | None = None
     steps = len(rules.passes) + 1
     # One background thread: the unmatched records' nearest-candidate search starts as soon as the last
@@ -100,9 +102,10 @@ def match(
                     on_scored=search_early if last else None, on_stage=stage,
                 )  # fmt: skip
             else:
-                matches, nearest = run_grouped(
+                matches, nearest, pool = run_grouped(
                     ctx, index, pass_, comps, left_free, right_free, pass_stats, on_stage=stage
                 )
+                group_pools.append(pool)
             left_free[matches.left_rows] = False
             right_free[matches.right_rows] = False
             pass_stats.auto = int(matches.auto.sum())
@@ -119,7 +122,7 @@ def match(
         left_info, right_info = build_unmatched(ctx, rules, all_nearest, left_free, right_free, early)
     unmatched_left = unmatched_frame(ctx, rules, "left", left_info)
     unmatched_right = unmatched_frame(ctx, rules, "right", right_info)
-    explainer = Explainer(ctx, rules, all_matches, {"left": left_info, "right": right_info})
+    explainer = Explainer(ctx, rules, all_matches, {"left": left_info, "right": right_info}, group_pools)
     stats.seconds["results"] = round(time.perf_counter() - clock, 4)
 
     stats.matched_left = int((~left_free).sum())

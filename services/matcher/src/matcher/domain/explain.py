@@ -2,7 +2,8 @@
 
 A match: its pass, score, status, every comparison (values, similarity, difference, passed,
 contribution, detail) and its strongest competitor. An unmatched record: the reason and its nearest
-candidate with the comparisons that failed and by how much. Schemas: ENGINE.md §1.3.
+candidate with the comparisons that failed and by how much; for `no_group`, also the closest group the
+pass could have formed (group_explanations.py). Schemas: ENGINE.md §1.3.
 """
 
 from __future__ import annotations
@@ -10,8 +11,10 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from matcher.domain.closest_group import GroupPool
 from matcher.domain.comparators import prepare_pass
 from matcher.domain.details import comparison_frame
+from matcher.domain.group_explanations import closest_group_column
 from matcher.domain.grouping import group_details
 from matcher.domain.outcome import Unmatched, ids_per_match
 from matcher.domain.passes import EngineContext, PassMatches
@@ -20,9 +23,11 @@ from matcher.domain.rules import RuleSet
 
 class Explainer:
     def __init__(
-        self, ctx: EngineContext, rules: RuleSet, matches: list[PassMatches], unmatched: dict[str, Unmatched]
-    ) -> None:
+        self, ctx: EngineContext, rules: RuleSet, matches: list[PassMatches], unmatched: dict[str, Unmatched],
+        group_pools: list[GroupPool] | None = None,
+    ) -> None:  # fmt: skip
         self._ctx = ctx
+        self._pools = {pool.pass_index: pool for pool in group_pools or []}
         self._rules = rules
         self._matches = matches
         self._unmatched = unmatched
@@ -135,9 +140,21 @@ class Explainer:
             .otherwise(pl.lit("matched")).alias("candidate_status"),
             "candidate_match_id", "failed", "comparisons",
         )  # fmt: skip
-        return frame.select(
-            pl.struct("reason", pl.concat_list(candidate).alias("nearest")).struct.json_encode()
-        ).to_series()
+        nearest = pl.concat_list(candidate).alias("nearest")
+        pool = self._pools.get(pass_index)
+        no_group = info.reason[k] == "no_group"
+        if pool is None or not no_group.any():
+            return frame.select(pl.struct("reason", nearest).struct.json_encode()).to_series()
+        # Only `no_group` records get the `closest_group` key: every other explanation stays as it was.
+        single_side = "left" if pool.single_is_left else "right"
+        closest = closest_group_column(
+            ctx, pass_, comps, pool, side, own[no_group], other[no_group], self._unmatched[single_side].rows
+        )
+        frame = frame.with_row_index("position")
+        plain = frame.filter(pl.lit(~no_group)).select("position", pl.struct("reason", nearest).struct.json_encode())
+        grouped = frame.filter(pl.lit(no_group)).with_columns(closest_group=closest)
+        grouped = grouped.select("position", pl.struct("reason", nearest, "closest_group").struct.json_encode())
+        return pl.concat([plain, grouped]).sort("position").to_series(1)
 
     def _match_id_per_row(self, side: str) -> pl.Series:
         if self._match_ids is None:

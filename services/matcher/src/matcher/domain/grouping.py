@@ -20,6 +20,7 @@ import polars as pl
 from matcher.domain import keys
 from matcher.domain.assignment import assign_one_to_one
 from matcher.domain.blocking import generate
+from matcher.domain.closest_group import GroupPool, pool_from_lists, pool_of_groups
 from matcher.domain.comparators import Prepared, score_cutoffs
 from matcher.domain.comparators import _numeric as numeric_test
 from matcher.domain.details import comparison_frame, format_minor
@@ -66,7 +67,9 @@ class _Orientation:
 def run_grouped(
     ctx: EngineContext, pass_index: int, pass_: Pass, comps: list[Prepared],
     left_free: np.ndarray, right_free: np.ndarray, stats: PassStats, on_stage: StageReport | None = None,
-) -> tuple[PassMatches, Nearest]:  # fmt: skip
+) -> tuple[PassMatches, Nearest, GroupPool]:  # fmt: skip
+    """The pass's matches, no nearest candidates (see below) and, for explanations, what it could still
+    offer each single record it left unmatched (closest_group.py)."""
     stage = on_stage or silent_stage
     clock = time.perf_counter()
     side = _Orientation(pass_, ctx)
@@ -98,11 +101,13 @@ def run_grouped(
     weights = _Weights(member_comps, sum_comps)
     assert pass_.group is not None
     if pass_.group.by:
-        found = _groups_by_key(ctx, pass_, side, member_pairs, sum_comps, weights, left_free, right_free)
+        found, pool = _groups_by_key(
+            ctx, pass_index, pass_, side, member_pairs, sum_comps, weights, left_free, right_free
+        )
     else:
-        found = _groups_by_search(pass_, side, member_pairs, sum_comps, weights, stats)
+        found, pool = _groups_by_search(pass_index, pass_, side, member_pairs, sum_comps, weights, stats)
     stats.seconds["assignment"] = round(time.perf_counter() - clock, 4)
-    return _as_matches(pass_index, pass_, side, found), nearest
+    return _as_matches(pass_index, pass_, side, found), nearest, pool
 
 
 class _Weights:
@@ -143,8 +148,9 @@ def _sum_checks(
 
 
 def _groups_by_search(
-    pass_: Pass, side: _Orientation, pairs: Scored, sum_comps: list[Prepared], weights: _Weights, stats: PassStats
-) -> _Found:
+    pass_index: int, pass_: Pass, side: _Orientation, pairs: Scored, sum_comps: list[Prepared], weights: _Weights,
+    stats: PassStats,
+) -> tuple[_Found, GroupPool]:  # fmt: skip
     group = pass_.group
     assert group is not None
     singles, members = side.split(pairs)
@@ -168,12 +174,17 @@ def _groups_by_search(
     untouched = _search_all(starts, ends, singles, members, member_score, single_amounts, group, searched)
     used = np.zeros(side.many_height, dtype=bool)
     found = _Found()
+    # What each record left without a group could still choose from at its turn, for explanations.
+    left_out: list[int] = []
+    offered: list[np.ndarray] = []
     for i in schedule:
         row = int(singles[starts[i]])
         span = slice(starts[i], ends[i])
         free = ~used[members[span]]
         cand_rows, cand_scores = members[span][free], member_score[span][free]
         if len(cand_rows) < group.min_size:
+            left_out.append(row)
+            offered.append(cand_rows)
             continue
         if len(cand_rows) > group.max_candidates:
             stats.group_search_truncated += 1
@@ -184,6 +195,8 @@ def _groups_by_search(
         else:
             best = searched(cand_rows[None, :], cand_scores[None, :], single_amounts[[row]])[0]
         if best is None:
+            left_out.append(row)
+            offered.append(cand_rows)
             continue
         used[best.members] = True
         found.single.append(row)
@@ -191,7 +204,8 @@ def _groups_by_search(
         found.score.append(best.score)
         found.ambiguous.append(best.runner_up >= best.score - pass_.ambiguity_margin - 1e-9)
         found.runner_up_score.append(best.runner_up)
-    return found
+    pool = pool_from_lists(pass_index, side.single_is_left, group.min_size, group.max_size, left_out, offered)
+    return found, pool
 
 
 def _search_all(
@@ -211,9 +225,9 @@ def _search_all(
 
 
 def _groups_by_key(
-    ctx: EngineContext, pass_: Pass, side: _Orientation, pairs: Scored, sum_comps: list[Prepared],
+    ctx: EngineContext, pass_index: int, pass_: Pass, side: _Orientation, pairs: Scored, sum_comps: list[Prepared],
     weights: _Weights, left_free: np.ndarray, right_free: np.ndarray,
-) -> _Found:  # fmt: skip
+) -> tuple[_Found, GroupPool]:  # fmt: skip
     group = pass_.group
     assert group is not None
     assert group.by
@@ -264,7 +278,15 @@ def _groups_by_key(
         found.score.append(float(assignment.score[k]))
         found.ambiguous.append(bool(assignment.ambiguous[k]))
         found.runner_up_score.append(float(assignment.runner_up_score[k]))
-    return found
+    # A record left without a group could still have had any complete group that no record took.
+    taken_single = np.isin(single_rows, assignment.left)
+    taken_group = np.isin(group_ids, assignment.right)
+    offered = ~taken_single & ~taken_group
+    pool = pool_of_groups(
+        pass_index, side.single_is_left, group.min_size, single_rows[offered], group_ids[offered], member_rows,
+        group_size,
+    )  # fmt: skip
+    return found, pool
 
 
 def _as_matches(pass_index: int, pass_: Pass, side: _Orientation, found: _Found) -> PassMatches:
@@ -305,7 +327,7 @@ def group_details(ctx: EngineContext, pass_: Pass, comps: list[Prepared], matche
         single_values, _, member_values, _ = side.amounts(comp)
         sums = np.zeros(matches.count, dtype=np.int64)
         np.add.at(sums, member_match, member_values[member_rows])
-        totals = _totals_comparison(comp, side, single_values[single_of_match], sums)
+        totals = totals_comparison(comp, side.single_is_left, single_values[single_of_match], sums)
         parts.append(comparison_frame([totals], np.arange(matches.count), np.arange(matches.count))["comparisons"])
     member_comps = [c for c in comps if c.kind != "numeric"]
     if member_comps:
@@ -321,15 +343,15 @@ def group_details(ctx: EngineContext, pass_: Pass, comps: list[Prepared], matche
     return pl.DataFrame({f"p{i}": p for i, p in enumerate(parts)}).select(pl.concat_list(pl.all()).alias("comparisons"))
 
 
-def _totals_comparison(comp: Prepared, side: _Orientation, single: np.ndarray, sums: np.ndarray) -> Prepared:
+def totals_comparison(comp: Prepared, single_is_left: bool, single: np.ndarray, sums: np.ndarray) -> Prepared:
     """The sum comparison re-targeted at (single amount, group total) so details can describe it."""
-    left, right = (single, sums) if side.single_is_left else (sums, single)
+    left, right = (single, sums) if single_is_left else (sums, single)
     ones = np.ones(len(single), dtype=bool)
-    display = [_format_units(v, comp.scale) for v in (left, right)]
+    display = [format_units(v, comp.scale) for v in (left, right)]
     fields = {**comp.__dict__, "left": left, "right": right, "left_valid": ones, "right_valid": ones,
               "left_display": display[0], "right_display": display[1]}  # fmt: skip
     return Prepared(**fields)
 
 
-def _format_units(values: np.ndarray, scale: int) -> pl.Series:
+def format_units(values: np.ndarray, scale: int) -> pl.Series:
     return pl.select(format_minor(pl.lit(pl.Series(values)), scale)).to_series()

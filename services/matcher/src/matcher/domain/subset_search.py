@@ -6,6 +6,9 @@ members, smallest member rows); the runner-up is the best score among the other 
 Called once per record from Python it costs ~0.3 ms of interpreter overhead for a few dozen
 combinations. Here records with the same number of candidates are searched together as one NumPy
 problem, with exactly the same arithmetic and the same order, so the answers are identical.
+
+`closest` walks the same combinations for records that got no group, to explain how near the nearest
+one came (closest_group.py).
 """
 
 from __future__ import annotations
@@ -106,3 +109,43 @@ def _kept(
 
 def _nothing(width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return np.zeros(0, np.int64), np.zeros(0), np.zeros(0, np.int64), np.zeros((0, width), np.int64)
+
+
+def closest(
+    rows: np.ndarray, amounts: np.ndarray, targets: np.ndarray, min_size: int, max_size: int
+) -> list[np.ndarray]:
+    """Each record's combination of `min_size`..`max_size` of its k candidates (rows, amounts: n x k)
+    whose sum is nearest its target: smallest |sum - target|, then fewest members, then smallest
+    member rows. Exact: every combination is looked at, in chunks like `search`. Returns sorted member
+    rows per record (empty when k < min_size)."""
+    n, k = rows.shape
+    parts = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, max_size), np.int64))]
+    for size in range(min_size, min(max_size, k) + 1):
+        index = combos(k, size)
+        step = max(1, _CHUNK_CELLS // max(1, len(index) * size))
+        for start in range(0, n, step):
+            stop = min(n, start + step)
+            parts.append(
+                _nearest_of_size(rows[start:stop], amounts[start:stop], targets[start:stop], index, start, max_size)
+            )
+    record, distance, sizes, members = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    out = [np.zeros(0, np.int64)] * n
+    keys = [members[:, j] for j in range(max_size - 1, -1, -1)] + [sizes, distance, record]
+    order = np.lexsort(keys)
+    first = order[np.flatnonzero(np.append(True, record[order][1:] != record[order][:-1]))] if len(order) else order
+    for position in first.tolist():
+        out[int(record[position])] = members[position][: int(sizes[position])].copy()
+    return out
+
+
+def _nearest_of_size(
+    rows: np.ndarray, amounts: np.ndarray, targets: np.ndarray, index: np.ndarray, offset: int, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per record, every combination of one size at the smallest distance (all ties, for `closest`
+    to break them by member rows): (record, distance, size, members padded to `width`)."""
+    distance = np.abs(amounts[:, index].sum(axis=2) - targets[:, None])
+    record, combo = np.nonzero(distance == distance.min(axis=1)[:, None])
+    size = index.shape[1]
+    padded = np.full((len(record), width), _NO_ROW, dtype=np.int64)
+    padded[:, :size] = np.sort(np.take_along_axis(rows[record], index[combo], axis=1), axis=1)
+    return record + offset, distance[record, combo], np.full(len(record), size, np.int64), padded
