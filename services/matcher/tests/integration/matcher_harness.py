@@ -10,6 +10,7 @@ import signal
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -58,14 +59,38 @@ Row = tuple[str, Decimal, str, date, str, str]  # record_id, amount, currency, v
 # A record whose id starts with this kills the worker process that matches it, as the kernel kills a worker
 # whose shard is too big for its memory.
 OUT_OF_MEMORY = "OOM"
+# A record whose id starts with this keeps the worker that matches it busy for SLOW_S first, so that another
+# shard's worker can die while this shard is on the pool.
+SLOW = "SLOW"
+SLOW_S = 5.0
 
 
 def match_or_die(left: pl.DataFrame, right: pl.DataFrame, rule_set: dict[str, Any]) -> ShardOutput:
     """Runs in a worker process (stands in for shard_work.match_records): dies on a shard holding an
-    OUT_OF_MEMORY record, matches any other."""
-    if any(frame["record_id"].str.starts_with(OUT_OF_MEMORY).any() for frame in (left, right)):
+    OUT_OF_MEMORY record, takes its time over one holding a SLOW record, matches any other."""
+    if _holds(OUT_OF_MEMORY, left, right):
         os.kill(os.getpid(), signal.SIGKILL)
+    if _holds(SLOW, left, right):
+        time.sleep(SLOW_S)
     return match_records(left, right, rule_set)
+
+
+def _holds(prefix: str, *frames: pl.DataFrame) -> bool:
+    return any(frame["record_id"].str.starts_with(prefix).any() for frame in frames)
+
+
+def warm_worker() -> int:
+    """Runs in a worker process: importing this module there is most of a fresh worker's start-up."""
+    time.sleep(0.5)  # holds this worker, so that a call made meanwhile warms another
+    return os.getpid()
+
+
+async def warm_up(cpu: CpuPool, workers: int) -> None:
+    """Until `workers` worker processes are up and have imported the harness: a shard's call then starts on
+    the pool at once instead of after a worker's start-up, however loaded the machine."""
+    warmed: set[int] = set()
+    while len(warmed) < workers:
+        warmed.update(await asyncio.gather(*(cpu.run(warm_worker) for _ in range(workers))))
 
 
 class PrivateTopics:
@@ -78,11 +103,13 @@ class PrivateTopics:
     def topic(self, name: str) -> str:
         return self.prefix + name
 
-    async def publish(self, event: Event, *, correlation_id: str | None = None,
-                      envelope: Envelope | None = None) -> Envelope:
+    async def publish(
+        self, event: Event, *, correlation_id: str | None = None, envelope: Envelope | None = None
+    ) -> Envelope:
         envelope = envelope or wrap(event, producer="test", correlation_id=correlation_id)
-        await self._publisher.send_raw(self.topic(event.TOPIC), encode(envelope), key=event.partition_key(),
-                                       message_id=str(envelope.id))
+        await self._publisher.send_raw(
+            self.topic(event.TOPIC), encode(envelope), key=event.partition_key(), message_id=str(envelope.id)
+        )
         return envelope
 
 
@@ -98,6 +125,8 @@ class MatcherHarness:
     matcher_schema: str
     planner: ConsumerRunner | None = None
     shards: ConsumerRunner | None = None
+    # Further members of the shards' group in this process, sharing its CPU pool (start_harness's shard_consumers).
+    more_shards: list[ConsumerRunner] = field(default_factory=list)
     # How often a handler was called per record, keyed (topic, partition, offset).
     calls: Counter[tuple[str, int, int]] = field(default_factory=Counter)
 
@@ -106,15 +135,32 @@ class MatcherHarness:
         dataset_id = uuid.uuid4()
         async with self.pool.acquire() as conn:
             await conn.copy_records_to_table(
-                "records", schema_name=self.records_schema,
-                columns=["dataset_id", "record_id", "line_no", "amount", "currency", "value_date", "reference",
-                         "counterparty", "fingerprint"],
+                "records",
+                schema_name=self.records_schema,
+                columns=[
+                    "dataset_id",
+                    "record_id",
+                    "line_no",
+                    "amount",
+                    "currency",
+                    "value_date",
+                    "reference",
+                    "counterparty",
+                    "fingerprint",
+                ],
                 records=[(dataset_id, row[0], n + 2, *row[1:], row[0].encode()) for n, row in enumerate(rows)],
             )
         return dataset_id
 
     async def publish(self, event: Event) -> None:
         await self.events.publish(event)
+
+    async def publish_to_partition(self, event: Event, partition: int) -> None:
+        """Publish to one partition of this test's copy of the topic, so that a chosen consumer gets it."""
+        envelope = wrap(event, producer="test")
+        await self.producer.send_and_wait(
+            self.events.topic(event.TOPIC), encode(envelope), key=event.partition_key(), partition=partition
+        )
 
     async def published(self, catalogue_topic: str, job_id: uuid.UUID) -> list[DecodedMessage]:
         """Every event of the job on this test's copy of the topic, in offset order per partition."""
@@ -136,8 +182,9 @@ class MatcherHarness:
         await eventually(failed, timeout_s=timeout_s)
         return found[0]
 
-    async def wait_until_committed(self, catalogue_topic: str, runner: ConsumerRunner, *,
-                                   timeout_s: float = 60) -> None:
+    async def wait_until_committed(
+        self, catalogue_topic: str, runner: ConsumerRunner, *, timeout_s: float = 60
+    ) -> None:
         """Until the runner's group has committed every record on the topic (the end offset of each partition)."""
         topic = self.events.topic(catalogue_topic)
 
@@ -154,7 +201,7 @@ class MatcherHarness:
         return [count for (name, _, _), count in sorted(self.calls.items()) if name == topic]
 
     async def stop(self) -> None:
-        for runner in (self.shards, self.planner):
+        for runner in (*self.more_shards, self.shards, self.planner):
             if runner is not None and runner.started:
                 await runner.stop()
         await self.producer.stop()
@@ -168,8 +215,12 @@ class MatcherHarness:
         await delete_topics(self.bootstrap, *(self.events.topic(name) for name in MATCHER_TOPICS))
 
 
-async def start_harness(stack: dict[str, str], unique: str, cpu: CpuPool) -> MatcherHarness:
-    """Private schemas and topics, then both consumers running and assigned their partitions."""
+async def start_harness(
+    stack: dict[str, str], unique: str, cpu: CpuPool, *, shard_consumers: int = 1
+) -> MatcherHarness:
+    """Private schemas and topics, then the consumers running and assigned their partitions: the planner and
+    `shard_consumers` members of the shards' group, all on the one CPU pool (more than one member runs
+    shards concurrently on it, as the planner and the shard consumer share a replica's pool)."""
     bootstrap, dsn = stack["RECON_KAFKA_BOOTSTRAP"], stack["RECON_PG_DSN"]
     prefix = f"mt{unique}."
     await create_topics(bootstrap, *(prefix + name for name in MATCHER_TOPICS), partitions=PARTITIONS)
@@ -180,19 +231,30 @@ async def start_harness(stack: dict[str, str], unique: str, cpu: CpuPool) -> Mat
         await apply_migrations(conn, matcher_schema, load_migrations(COMMON_MIGRATIONS, *MIGRATIONS))
     finally:
         await conn.close()
-    kafka = KafkaSettings(bootstrap_servers=bootstrap, session_timeout_ms=6000, heartbeat_interval_ms=1000,
-                          **KAFKA_RETRIES)
+    kafka = KafkaSettings(
+        bootstrap_servers=bootstrap, session_timeout_ms=6000, heartbeat_interval_ms=1000, **KAFKA_RETRIES
+    )
     postgres = PostgresSettings(dsn=dsn, schema_name=matcher_schema)
-    settings = MatcherSettings(kafka=kafka, postgres=postgres, shards_per_job=4, max_matches_per_batch=50,
-                               records_table=f"{records_schema}.records")
+    settings = MatcherSettings(
+        kafka=kafka,
+        postgres=postgres,
+        shards_per_job=4,
+        max_matches_per_batch=50,
+        records_table=f"{records_schema}.records",
+    )
     pool = await create_pool(postgres)
     producer = build_producer(kafka, client_id="matcher-test")
     await producer.start()
     dead_letters = KafkaEventPublisher(producer, service=SERVICE, timeout_s=15)
     harness = MatcherHarness(
-        bootstrap=bootstrap, dsn=dsn, events=PrivateTopics(dead_letters, prefix), pool=pool,
-        store=PgRecordStore(pool, records_table=settings.records_table, service=SERVICE), producer=producer,
-        records_schema=records_schema, matcher_schema=matcher_schema,
+        bootstrap=bootstrap,
+        dsn=dsn,
+        events=PrivateTopics(dead_letters, prefix),
+        pool=pool,
+        store=PgRecordStore(pool, records_table=settings.records_table, service=SERVICE),
+        producer=producer,
+        records_schema=records_schema,
+        matcher_schema=matcher_schema,
     )
     app = web.Application()
     app[consumer.SETTINGS] = settings
@@ -200,25 +262,34 @@ async def start_harness(stack: dict[str, str], unique: str, cpu: CpuPool) -> Mat
     app[CPU_POOL] = cpu
     app[PUBLISHER] = harness.events  # type: ignore[assignment]  # the port, routed to the private topics
 
-    def counted(handler: MessageHandler) -> MessageHandler:
+    def counted_runner(
+        catalogue_topic: str, group: str, factory: Callable[[web.Application], MessageHandler]
+    ) -> ConsumerRunner:
+        """A runner of the app's handler that counts, per record, how often it was called."""
+        handler = factory(app)
+
         async def handle(message: DecodedMessage, record: ConsumerRecord[bytes, bytes]) -> Any:
             harness.calls[(record.topic, record.partition, record.offset)] += 1
             return await handler(message, record)
 
-        return handle
+        return ConsumerRunner(
+            kafka=kafka,
+            topics=[harness.events.topic(catalogue_topic)],
+            group_id=f"{group}-{unique}",
+            handler=handle,
+            dead_letters=dead_letters,
+            service=SERVICE,
+        )
 
     try:
-        harness.planner = ConsumerRunner(
-            kafka=kafka, topics=[harness.events.topic(JobStarted.TOPIC)], group_id=f"planner-{unique}",
-            handler=counted(consumer.planner_factory(app)), dead_letters=dead_letters, service=SERVICE,
-        )
-        harness.shards = ConsumerRunner(
-            kafka=kafka, topics=[harness.events.topic(ShardRequested.TOPIC)], group_id=f"shards-{unique}",
-            handler=counted(consumer.shard_factory(app)), dead_letters=dead_letters, service=SERVICE,
-        )
-        for runner in (harness.planner, harness.shards):
+        harness.planner = counted_runner(JobStarted.TOPIC, "planner", consumer.planner_factory)
+        harness.shards, *harness.more_shards = [
+            counted_runner(ShardRequested.TOPIC, "shards", consumer.shard_factory) for _ in range(shard_consumers)
+        ]
+        runners = [harness.planner, harness.shards, *harness.more_shards]
+        for runner in runners:
             await runner.start()
-        for runner in (harness.planner, harness.shards):
+        for runner in runners:
             await _assigned(runner)
     except BaseException:
         await harness.stop()
@@ -244,8 +315,9 @@ async def end_offsets(bootstrap: str, topic: str, partitions: int) -> dict[int, 
         await consumer.stop()
 
 
-async def read_topic(bootstrap: str, topic: str, partitions: int, *,
-                     timeout_s: float = 30) -> list[ConsumerRecord[bytes, bytes]]:
+async def read_topic(
+    bootstrap: str, topic: str, partitions: int, *, timeout_s: float = 30
+) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record on the topic now: read from the start up to the end offsets taken first."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
     await consumer.start()

@@ -1,6 +1,8 @@
 """The CPU pool on real worker processes: a worker killed mid-call (as the kernel kills one for memory) fails
-the calls in flight with a transient error, the pool is replaced once, and the next call runs on fresh
-workers; a pool that cannot be recreated turns liveness false until it can."""
+the call with a transient error when it had the pool to itself; calls that shared the pool when it broke are
+run again, each alone, so only the work that kills its worker alone is reported lost. The pool is replaced
+once per breakage and the next call runs on fresh workers; a pool that cannot be recreated turns liveness
+false until it can."""
 
 from __future__ import annotations
 
@@ -23,10 +25,16 @@ from platform_common.kafka.consumer import is_transient
 
 # Long enough that a call is still running when its worker is killed; a passing test never waits for it.
 BUSY_S = 60
+# Long enough that a call is still running when another call's worker dies; run again, it completes.
+NAP_S = 2.0
 
 
 def restarts() -> float:
     return REGISTRY.get_sample_value("recon_matcher_cpu_pool_restarts_total", {"service": "matcher"}) or 0.0
+
+
+def isolated_reruns() -> float:
+    return REGISTRY.get_sample_value("recon_matcher_cpu_isolated_reruns_total", {"service": "matcher"}) or 0.0
 
 
 def worker_pids() -> set[int]:
@@ -55,7 +63,7 @@ async def test_a_worker_killed_mid_call_fails_that_call_as_transient_and_the_nex
     pool: CpuPool,
 ) -> None:
     first_pid = await pool.run(os.getpid)
-    restarts_before = restarts()
+    restarts_before, reruns_before = restarts(), isolated_reruns()
     busy = asyncio.create_task(pool.run(time.sleep, BUSY_S))
     await asyncio.sleep(0.5)  # the call reaches the worker
     os.kill(first_pid, signal.SIGKILL)
@@ -64,6 +72,7 @@ async def test_a_worker_killed_mid_call_fails_that_call_as_transient_and_the_nex
         await busy
     assert is_transient(raised.value)
     assert restarts() == restarts_before + 1
+    assert isolated_reruns() == reruns_before, "a call that had the pool to itself is not run again"
 
     assert await pool.run(os.getpid) != first_pid
     assert await pool.run(sum, [1, 2, 3]) == 6
@@ -71,20 +80,43 @@ async def test_a_worker_killed_mid_call_fails_that_call_as_transient_and_the_nex
     assert restarts() == restarts_before + 1
 
 
-async def test_calls_that_fail_together_replace_the_pool_once(pool: CpuPool) -> None:
+async def test_calls_that_shared_a_pool_that_broke_are_run_again_one_at_a_time_on_one_fresh_pool(
+    pool: CpuPool,
+) -> None:
     before = worker_pids()
-    calls = [asyncio.create_task(pool.run(time.sleep, BUSY_S)) for _ in range(2)]
+    calls = [asyncio.create_task(pool.run(time.sleep, NAP_S)) for _ in range(2)]
     workers = await started_workers(before, 2)
-    restarts_before = restarts()
+    restarts_before, reruns_before = restarts(), isolated_reruns()
     os.kill(min(workers), signal.SIGKILL)
+    killed_at = time.monotonic()
 
-    outcomes = await asyncio.gather(*calls, return_exceptions=True)
-    assert [type(outcome) for outcome in outcomes] == [WorkerLost, WorkerLost]
+    assert await asyncio.gather(*calls) == [None, None], "neither call killed the worker: both complete"
+    assert time.monotonic() - killed_at >= 2 * NAP_S, "run again one at a time, each with the pool to itself"
+    assert isolated_reruns() == reruns_before + 2
     assert restarts() == restarts_before + 1
 
     fresh_pids = set(await asyncio.gather(pool.run(os.getpid), pool.run(os.getpid)))
     assert not fresh_pids & workers
     assert restarts() == restarts_before + 1
+
+
+async def test_work_that_kills_its_worker_beside_other_work_is_lost_and_the_other_work_completes(
+    pool: CpuPool,
+) -> None:
+    before = worker_pids()
+    innocent = asyncio.create_task(pool.run(time.sleep, NAP_S))
+    await started_workers(before, 1)
+    restarts_before = restarts()
+    # Exits its worker abruptly, as the kernel kills one for memory, while the innocent call is on the pool.
+    poison = asyncio.create_task(pool.run(os._exit, 1))
+
+    with pytest.raises(WorkerLost) as raised:
+        await poison
+    assert type(raised.value) is WorkerLost and is_transient(raised.value)
+    assert await innocent is None
+    # Once when the poison broke the shared pool, once when it died alone.
+    assert restarts() == restarts_before + 2
+    assert await pool.run(sum, [1, 2, 3]) == 6
 
 
 async def test_a_pool_that_cannot_be_recreated_fails_liveness_until_it_can(monkeypatch: pytest.MonkeyPatch) -> None:

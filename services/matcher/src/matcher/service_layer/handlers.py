@@ -23,6 +23,8 @@ PLANNER_GROUP = "matcher-planner"
 SHARD_GROUP = "matcher"
 # A shard whose worker process died this many times (on any replica) fails its job: it is too big for a
 # worker's memory, and retrying it for ever would block its partition. A constant, so every replica agrees.
+# Only deaths while the shard had the CPU pool to itself count (CpuPool.run), so another shard's poison
+# cannot fail an innocent job.
 MAX_WORKER_LOSSES = 3
 SHARD_WORKER_LOST = "shard_worker_lost"
 PLANNING_WORKER_LOST = "planning_worker_lost"
@@ -60,6 +62,7 @@ async def plan_job(
         except PoolUnavailable:
             raise  # no worker died under this job: the process is at fault, not the job
         except WorkerLost:
+            # Planning's own loss: the pool reran it alone if it shared the pool when a worker died.
             losses = await store.record_worker_loss(job.job_id, PLANNING, uuid.uuid4())
             if losses < MAX_WORKER_LOSSES:
                 log.warning("planning job %s lost its worker process (%d of %d); retried", job.job_id, losses,
@@ -116,6 +119,8 @@ async def match_shard(
         except PoolUnavailable:
             raise  # no worker of this shard's died: the process is at fault, not the shard
         except WorkerLost:
+            # The shard's own loss: a worker died while it had the pool to itself. A shard that merely ran
+            # beside one that killed its worker was run again alone by the pool, and completed there.
             losses = await store.record_worker_loss(shard.job_id, shard.shard_no, uuid.uuid4())
             if losses < MAX_WORKER_LOSSES:
                 log.warning("shard %d of job %s lost its worker process (%d of %d); retried", shard.shard_no,
