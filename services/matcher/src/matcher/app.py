@@ -9,6 +9,7 @@ from aiohttp import web
 from matcher.adapters.cpu_pool import cpu_pool_ctx
 from matcher.config import SCHEMA, SERVICE, MatcherSettings
 from matcher.entrypoints import consumer
+from matcher.entrypoints.retention import retention_ctx
 from matcher.service_layer.handlers import PLANNER_GROUP, SHARD_GROUP
 from platform_common.db import pg_pool_ctx
 from platform_common.http import create_base_app
@@ -50,6 +51,7 @@ def create_app(settings: MatcherSettings) -> web.Application:
                 setting_name=env_name(MatcherSettings, "postgres", "dsn"),
                 migrations=MIGRATIONS,
             ),
+            retention_ctx(settings),
             cpu_pool_ctx(settings.cpu_workers),
             producer_ctx(settings.kafka, service=SERVICE, setting_name=kafka_setting, key=PUBLISHER),
             subscription(consumer.PLANNER_TOPICS, PLANNER_GROUP, consumer.planner_factory),

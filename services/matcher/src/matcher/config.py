@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from datetime import timedelta
+
+from pydantic import BaseModel, Field
 from pydantic_settings import SettingsConfigDict
 
 from platform_common.settings import HttpSettings, KafkaSettings, PostgresSettings, ServiceSettings
 
 SERVICE = "matcher"
 SCHEMA = "matcher"
+
+
+class RetentionSettings(BaseModel):
+    """How long the bookkeeping of a done job (its plan, shard members, failure, worker losses) is kept.
+
+    Keep it longer than the retention of the shard.requested and job.started topics: a shard redelivered after
+    its job's plan was deleted would find no members."""
+
+    days: int = Field(default=30, ge=1)
+    interval_s: float = Field(default=3600, gt=0)  # how often expired rows are looked for
+
+    @property
+    def period(self) -> timedelta:
+        return timedelta(days=self.days)
 
 
 class MatcherSettings(ServiceSettings):
@@ -20,5 +36,6 @@ class MatcherSettings(ServiceSettings):
     shards_per_job: int = Field(default=4, ge=1, le=1024)
     max_matches_per_batch: int = Field(default=500, ge=1)
     cpu_workers: int = Field(default=1, ge=1)
+    retention: RetentionSettings = RetentionSettings()
     # The files service's records table, read through a read-only role in production.
     records_table: str = Field(default="files.records", pattern=r"^[a-z_][a-z0-9_]*\.[a-z_][a-z0-9_]*$")
