@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -274,12 +275,21 @@ class ProblemAppRunner(web.AppRunner):
 
 
 async def serve(app: web.Application, *, host: str, port: int, shutdown_timeout: float) -> None:
-    """web.run_app's loop through ProblemAppRunner (run_app always builds a plain AppRunner): serve until SIGTERM
-    or SIGINT raises web.GracefulExit, then shut down gracefully."""
-    runner = ProblemAppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=shutdown_timeout)
+    """Serve `app` through ProblemAppRunner (web.run_app always builds a plain AppRunner) until SIGTERM or SIGINT,
+    then shut down gracefully and return."""
+    runner = ProblemAppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
+    # A signal sets an event instead of raising GracefulExit out of the event loop (AppRunner's handle_signals):
+    # asyncio.run would then cancel every task at once, Kafka consumers included, before the app's cleanup
+    # contexts could drain them. Here the cleanup runs while those tasks still run, as in web.run_app.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
     try:
         await web.TCPSite(runner, host, port).start()
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
         await runner.cleanup()

@@ -49,7 +49,5 @@ def run_service(*, service: str, settings_cls: type[S], create_app: Callable[[S]
     try:
         asyncio.run(serve(create_app(settings), host=settings.http.host, port=settings.http.port,
                           shutdown_timeout=settings.shutdown_timeout_s))
-    except web.GracefulExit:  # SIGTERM or SIGINT, after the graceful shutdown
-        pass
     except ConfigurationError as error:
         exit_with(str(error), code=1)
