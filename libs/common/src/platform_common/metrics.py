@@ -56,3 +56,13 @@ MATCHER_PAIRS = Counter("recon_matcher_pairs_total", "Matches produced, by statu
 MATCHER_CPU_POOL_RESTARTS = Counter(
     "recon_matcher_cpu_pool_restarts_total", "CPU process pools replaced after a worker process died.", ["service"]
 )
+MATCHER_CPU_ISOLATED_RERUNS = Counter(
+    "recon_matcher_cpu_isolated_reruns_total",
+    "Calls run again alone after a worker process died while they shared the CPU pool with other calls.",
+    ["service"],
+)
+MATCHER_BOOKKEEPING_ROWS_DELETED = Counter(
+    "recon_matcher_bookkeeping_rows_deleted_total",
+    "Rows of the matcher's bookkeeping (plans, shard members, failures, worker losses) deleted by retention.",
+    ["service", "table"],
+)

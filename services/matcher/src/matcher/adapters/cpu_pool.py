@@ -24,23 +24,14 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, TypeVar
 
 from aiohttp import web
-from prometheus_client import Counter
 
 from matcher.config import SERVICE
 from platform_common.errors import TransientError
 from platform_common.health import health_of
-from platform_common.metrics import MATCHER_CPU_POOL_RESTARTS
+from platform_common.metrics import MATCHER_CPU_ISOLATED_RERUNS, MATCHER_CPU_POOL_RESTARTS
 from platform_common.worker_processes import exit_with_parent
 
 log = logging.getLogger(__name__)
-
-# Calls run again alone after a worker died while they shared the pool: how often innocent work was caught up
-# in another's worker death (the metric naming of the platform's recon_matcher_* metrics).
-MATCHER_CPU_ISOLATED_RERUNS = Counter(
-    "recon_matcher_cpu_isolated_reruns_total",
-    "Calls run again alone after a worker process died while they shared the CPU pool with other calls.",
-    ["service"],
-)
 
 T = TypeVar("T")
 

@@ -7,18 +7,10 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from prometheus_client import Counter
-
 from matcher.config import SERVICE
+from platform_common.metrics import MATCHER_BOOKKEEPING_ROWS_DELETED
 
 log = logging.getLogger(__name__)
-
-MATCHER_BOOKKEEPING_ROWS_DELETED = Counter(
-    "recon_matcher_bookkeeping_rows_deleted_total",
-    "Rows of the matcher's bookkeeping (plans, shard members, failures, worker losses) deleted by retention.",
-    ["service", "table"],
-)
-
 
 class Bookkeeping(Protocol):
     async def expired_jobs(self, cutoff: datetime, *, limit: int) -> list[uuid.UUID]: ...
