@@ -1,4 +1,4 @@
-"""How close a grouped pass came to a group for a record it left unmatched (reason `no_group`).
+"""How close a grouped pass came to a group for a record it left unmatched.
 
 While it runs, a grouped pass keeps, per single record it leaves unmatched, what it could still offer
 that record (`GroupPool`): in a search pass (`group.max_size`) the candidates that were free at the
@@ -40,12 +40,20 @@ class GroupPool:
     group_offsets: np.ndarray = field(default_factory=lambda: _EMPTY)
     group_members: np.ndarray = field(default_factory=lambda: _EMPTY)
 
+    def holds(self, singles: np.ndarray) -> np.ndarray:
+        """Whether the pass left each single record unmatched with a list of options (maybe empty)."""
+        if len(self.singles) == 0:
+            return np.zeros(len(singles), dtype=bool)
+        position = np.minimum(np.searchsorted(self.singles, singles), len(self.singles) - 1)
+        held: np.ndarray = self.singles[position] == singles
+        return held
+
     def available(self, singles: np.ndarray) -> np.ndarray:
         """How many options each single record had (0 if it had none)."""
         if len(self.singles) == 0:
             return np.zeros(len(singles), dtype=np.int64)
         position = np.minimum(np.searchsorted(self.singles, singles), len(self.singles) - 1)
-        return np.where(self.singles[position] == singles, np.diff(self.offsets)[position], 0)
+        return np.where(self.holds(singles), np.diff(self.offsets)[position], 0)
 
 
 def pool_from_lists(

@@ -2,8 +2,9 @@
 
 A match: its pass, score, status, every comparison (values, similarity, difference, passed,
 contribution, detail) and its strongest competitor. An unmatched record: the reason and its nearest
-candidate with the comparisons that failed and by how much; for `no_group`, also the closest group the
-pass could have formed (group_explanations.py). Schemas: ENGINE.md §1.3.
+candidate with the comparisons that failed and by how much; for `no_group`, and for any record on the
+single side of a grouped pass that left it unmatched, also the closest group that pass could have formed
+(group_explanations.py). Schemas: ENGINE.md §1.3.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import polars as pl
 from matcher.domain.closest_group import GroupPool
 from matcher.domain.comparators import prepare_pass
 from matcher.domain.details import comparison_frame
-from matcher.domain.group_explanations import closest_group_column
+from matcher.domain.group_explanations import closest_group_json
 from matcher.domain.grouping import group_details
 from matcher.domain.outcome import Unmatched, ids_per_match
 from matcher.domain.passes import EngineContext, PassMatches
@@ -111,7 +112,16 @@ class Explainer:
         for index in sorted(set(info.pass_index[k].tolist())):
             positions = np.flatnonzero(info.pass_index[k] == index)
             out[positions] = self._render_unmatched(side, info, k[positions], index).to_numpy()
-        return pl.Series("explanation", out, dtype=pl.Utf8)
+        explanation = pl.Series("explanation", out, dtype=pl.Utf8)
+        if not self._pools:
+            return explanation
+        # The closest group comes from a grouped pass that need not be the nearest's, so it is rendered
+        # per describing pass and appended as the last key: `{...}` becomes `{...,"closest_group":{...}}`.
+        closest = closest_group_json(self._ctx, self._rules, self._pools, self._unmatched, side, k)
+        appended = pl.concat_str(
+            pl.lit(explanation).str.head(-1), pl.lit(',"closest_group":'), pl.lit(closest), pl.lit("}")
+        )  # fmt: skip
+        return pl.select(pl.coalesce(appended, pl.lit(explanation))).to_series().alias("explanation")
 
     def _render_unmatched(self, side: str, info: Unmatched, k: np.ndarray, pass_index: int) -> pl.Series:
         reason = pl.Series(info.reason[k].astype(str), dtype=pl.Utf8)
@@ -141,20 +151,7 @@ class Explainer:
             "candidate_match_id", "failed", "comparisons",
         )  # fmt: skip
         nearest = pl.concat_list(candidate).alias("nearest")
-        pool = self._pools.get(pass_index)
-        no_group = info.reason[k] == "no_group"
-        if pool is None or not no_group.any():
-            return frame.select(pl.struct("reason", nearest).struct.json_encode()).to_series()
-        # Only `no_group` records get the `closest_group` key: every other explanation stays as it was.
-        single_side = "left" if pool.single_is_left else "right"
-        closest = closest_group_column(
-            ctx, pass_, comps, pool, side, own[no_group], other[no_group], self._unmatched[single_side].rows
-        )
-        frame = frame.with_row_index("position")
-        plain = frame.filter(pl.lit(~no_group)).select("position", pl.struct("reason", nearest).struct.json_encode())
-        grouped = frame.filter(pl.lit(no_group)).with_columns(closest_group=closest)
-        grouped = grouped.select("position", pl.struct("reason", nearest, "closest_group").struct.json_encode())
-        return pl.concat([plain, grouped]).sort("position").to_series(1)
+        return frame.select(pl.struct("reason", nearest).struct.json_encode()).to_series()
 
     def _match_id_per_row(self, side: str) -> pl.Series:
         if self._match_ids is None:

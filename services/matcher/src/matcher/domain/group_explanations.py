@@ -1,6 +1,14 @@
-"""The `closest_group` part of a `no_group` explanation (ENGINE.md §1.3): which records the closest
-group a grouped pass could have formed holds, their sum, how far it is from the record's amount and
-the tolerance, or why no group was possible at all.
+"""The `closest_group` part of an unmatched record's explanation (ENGINE.md §1.3): which records the
+closest group a grouped pass could have formed holds, their sum, how far it is from the record's amount
+and the tolerance, or why no group was possible at all.
+
+Which records get one, and from which grouped pass (`describing_pass`):
+* a `no_group` record (either side): the grouped pass named as its nearest, as that pass explains it;
+* any other record on the single side of a grouped pass that left it unmatched (it is in the pass's
+  `GroupPool`), whatever its reason and wherever its nearest candidate came from: the common rule set
+  tries one-to-one first, whose "amount off by 150.00" would otherwise hide a group 0.50 short. If
+  several grouped passes left it out, the first in rule order: one search per record, deterministic,
+  and the earliest pass had the most records still free.
 
 A record on the single side gets its own closest group. A record on the "many" side (one member of
 a possible group) gets the closest group of the single record named as its nearest candidate
@@ -14,11 +22,46 @@ import numpy as np
 import polars as pl
 
 from matcher.domain.closest_group import GroupPool, closest_groups
-from matcher.domain.comparators import Prepared
+from matcher.domain.comparators import Prepared, prepare_pass
 from matcher.domain.details import comparison_frame
 from matcher.domain.grouping import format_units, totals_comparison
+from matcher.domain.outcome import Unmatched
 from matcher.domain.passes import EngineContext, sum_comparison_index
-from matcher.domain.rules import Pass
+from matcher.domain.rules import Pass, RuleSet
+
+
+def describing_pass(
+    pools: dict[int, GroupPool], side: str, rows: np.ndarray, reason: np.ndarray, nearest_pass: np.ndarray
+) -> np.ndarray:
+    """Per record (`rows` of `side`), the grouped pass whose closest group its explanation shows, -1: none."""
+    chosen = np.where((reason == "no_group") & np.isin(nearest_pass, list(pools)), nearest_pass, -1)
+    for index in sorted(pools):  # rule order: the first grouped pass that left the record out wins
+        pool = pools[index]
+        if (side == "left") == pool.single_is_left:
+            chosen = np.where((chosen < 0) & pool.holds(rows), index, chosen)
+    return chosen.astype(np.int64)
+
+
+def closest_group_json(
+    ctx: EngineContext, rules: RuleSet, pools: dict[int, GroupPool], unmatched: dict[str, Unmatched], side: str,
+    k: np.ndarray,
+) -> pl.Series:  # fmt: skip
+    """The `closest_group` JSON object of each unmatched record `unmatched[side]` position `k`, null when
+    its explanation has none. One batched search per describing pass."""
+    info = unmatched[side]
+    own, other = info.rows[k], info.other[k]
+    chosen = describing_pass(pools, side, own, info.reason[k], info.pass_index[k])
+    out = pl.Series("closest_group", [None] * len(k), dtype=pl.Utf8)
+    for index in np.unique(chosen[chosen >= 0]).tolist():
+        positions = np.flatnonzero(chosen == index)
+        pass_, pool = rules.passes[index], pools[index]
+        comps = prepare_pass(pass_, ctx.left, ctx.right, ctx.comparison_cache)
+        single_side = "left" if pool.single_is_left else "right"
+        column = closest_group_column(
+            ctx, pass_, comps, pool, side, own[positions], other[positions], unmatched[single_side].rows
+        )
+        out = out.scatter(positions, column.to_frame().select(pl.col("closest_group").struct.json_encode()).to_series())
+    return out
 
 
 def closest_group_column(
@@ -66,8 +109,8 @@ def closest_group_column(
     }).join(found, on="u", how="left", maintain_order="left")  # fmt: skip
     table = per_single.select(
         pl.struct(
-            "for_id", pl.col("ids").fill_null([]), "sum", "amount", "difference", "available",
-            pl.col("comparisons").fill_null([]), _detail(pool, record_is_single).alias("detail"),
+            pl.lit(pass_.name).alias("pass"), "for_id", pl.col("ids").fill_null([]), "sum", "amount", "difference",
+            "available", pl.col("comparisons").fill_null([]), _detail(pool, record_is_single).alias("detail"),
         ).alias("closest_group")
     )  # fmt: skip
     return table["closest_group"].gather(inverse)
