@@ -16,6 +16,7 @@ import polars as pl
 from matcher.domain.comparators import Prepared, evaluate, prepare_pass
 from matcher.domain.passes import EngineContext, block_keys
 from matcher.domain.rules import Pass, RuleSet
+from matcher.domain.scoring import exact_scores
 
 
 @dataclass(frozen=True)
@@ -60,21 +61,10 @@ def _failures_and_score(
     """Failed filters and pass score of each pair. A grouped pass tests amounts on the group's total: one
     member against the single record says nothing, so there only member-level filters count as failures."""
     failed = np.zeros(len(li), dtype=np.int64)
-    numerator = np.zeros(len(li))
-    denominator = np.zeros(len(li))
     for comp in comps:
-        ev = evaluate(comp, li, ri, workers=ctx.workers)
-        if comp.is_filter:
-            if not (grouped and comp.kind == "numeric"):
-                failed += ~ev.passed
-        else:
-            present = ev.valid if comp.ignores_missing else np.ones(len(li), dtype=bool)
-            numerator += comp.spec.weight * ev.similarity * present
-            denominator += comp.spec.weight * present
-    has_score = any(not c.is_filter for c in comps)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        score = np.where(denominator > 0, numerator / np.where(denominator > 0, denominator, 1), 0.0)
-    return failed, np.round(score, 6) if has_score else np.ones(len(li))
+        if comp.is_filter and not (grouped and comp.kind == "numeric"):
+            failed += ~evaluate(comp, li, ri, workers=ctx.workers).passed
+    return failed, exact_scores(comps, li, ri, workers=ctx.workers)
 
 
 def _nearest_in_pass(ctx: EngineContext, pass_: Pass, comps: list[Prepared], side: str, rows: np.ndarray) -> np.ndarray:

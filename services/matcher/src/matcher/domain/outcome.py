@@ -11,9 +11,10 @@ import numpy as np
 import polars as pl
 
 from matcher.domain import nearest
+from matcher.domain.comparators import prepare_pass
 from matcher.domain.passes import EngineContext, Nearest, PassMatches
 from matcher.domain.rules import RuleSet
-from matcher.domain.scoring import Scored
+from matcher.domain.scoring import Scored, exact_scores
 
 MATCHED_SCHEMA: dict[str, pl.DataType] = {
     "match_id": pl.Utf8(), "pass_index": pl.Int32(), "pass_name": pl.Utf8(), "kind": pl.Utf8(),
@@ -122,7 +123,15 @@ def _unmatched_side(
         better = (other >= 0) & ((best_other < 0) | (score > best_score))
         best_other[better], best_score[better], best_pass[better] = other[better], score[better], index
     review = np.array([p.review_threshold for p in rules.passes])
-    reason = np.where(best_score < review[best_pass], "below_review_threshold", "taken").astype(object)
+    below_review = (best_other >= 0) & (best_score < review[best_pass])
+    reason = np.where(below_review, "below_review_threshold", "taken").astype(object)
+    # The passes cut a fuzzy similarity to 0 once the pair cannot reach the review threshold
+    # (comparators.score_cutoffs), so such a pair's score can be lower than the contributions its
+    # explanation shows. Only pairs below the threshold can have been cut; the reason stays the
+    # pass's verdict (ENGINE.md §1.2).
+    best_score[below_review] = _exact_scores(
+        ctx, rules, side, rows[below_review], best_other[below_review], best_pass[below_review]
+    )
     missing = best_other < 0
     if early is not None and np.array_equal(early.rows[side], rows[missing]):
         found = early.found[side].result()
@@ -144,6 +153,19 @@ def _unmatched_side(
         default="not_compared",
     ).astype(object)
     return Unmatched(rows=rows, reason=reason, other=best_other, pass_index=best_pass, score=best_score)
+
+
+def _exact_scores(
+    ctx: EngineContext, rules: RuleSet, side: str, rows: np.ndarray, other: np.ndarray, pass_index: np.ndarray
+) -> np.ndarray:
+    """Exact pass score of each (row, other) pair under its pass (ENGINE.md §2.3), one batch per pass."""
+    score = np.full(len(rows), np.nan)
+    for index in np.unique(pass_index).tolist():
+        at = np.flatnonzero(pass_index == index)
+        comps = prepare_pass(rules.passes[index], ctx.left, ctx.right, ctx.comparison_cache)
+        li, ri = (rows[at], other[at]) if side == "left" else (other[at], rows[at])
+        score[at] = exact_scores(comps, li, ri, workers=ctx.workers)
+    return score
 
 
 def unmatched_frame(ctx: EngineContext, rules: RuleSet, side: str, info: Unmatched) -> pl.DataFrame:

@@ -113,6 +113,17 @@ def score_pairs(
     return Scored(li[alive], ri[alive], score)
 
 
+def exact_scores(comps: list[Prepared], li: np.ndarray, ri: np.ndarray, *, workers: int) -> np.ndarray:
+    """Pass score of each pair (li[k], ri[k]) with filters ignored and every similarity in full.
+
+    `score_pairs` with no cutoff and no floor, over the score-mode comparisons only: the same
+    arithmetic as a match's score, but no fuzzy similarity is cut to 0 and no pair is dropped. This is
+    the score an explanation's contributions add up to (details.comparison_frame).
+    """
+    score_comps = [c for c in comps if not c.is_filter]
+    return score_pairs(score_comps, li, ri, cutoffs=[0.0] * len(score_comps), workers=workers).score
+
+
 def score_pairs_threaded(
     comps: list[Prepared], li: np.ndarray, ri: np.ndarray, *, cutoffs: list[float], workers: int,
     floor: float | None = None,
