@@ -5,12 +5,16 @@ to 0 while scoring (comparators.score_cutoffs)."""
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import polars as pl
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import day, records
 from matcher.domain import match, rules_from_data
+from matcher.domain.comparators import score_cutoffs
 from matcher.domain.outcome import build_unmatched
 from matcher.domain.passes import EngineContext, Nearest
 from matcher.domain.records import prepare_side
@@ -99,3 +103,27 @@ def test_a_nearest_found_by_the_fallback_search_is_scored_like_the_explanation()
     explained_score, contributions = _contributions(row["explanation"])
     assert row["nearest_score"] == explained_score
     assert abs(row["nearest_score"] - contributions) <= 2e-6
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    weights=st.lists(st.floats(0.05, 5.0), min_size=2, max_size=4),
+    review=st.floats(0.3, 0.99),
+)
+def test_a_similarity_cut_below_its_cutoff_never_rounds_onto_the_review_threshold(
+    weights: list[float], review: float
+) -> None:
+    # Every comparison scores; the first is the one cut. With the others at 1, a similarity just
+    # under its cutoff must leave the pass score (rounded to 6 decimals, as scoring does) below the
+    # review threshold, whatever its share of the total weight.
+    comps = [
+        SimpleNamespace(spec=SimpleNamespace(weight=w), is_filter=False, kind="fuzzy", ignores_missing=False)
+        for w in weights
+    ]
+    cutoff = score_cutoffs(comps, review)[0]  # type: ignore[arg-type]
+    if cutoff <= 0.0:
+        return
+    below = float(np.nextafter(np.float32(cutoff), np.float32(0)))
+    total = sum(weights)
+    score = round((total - weights[0] + weights[0] * below) / total, 6)
+    assert score < review

@@ -373,5 +373,8 @@ def score_cutoffs(comps: list[Prepared], review_threshold: float) -> list[float]
             cutoffs.append(threshold if comp.kind == "fuzzy" else 0.0)
             continue
         needed = (review_threshold * total - (total - comp.spec.weight)) / comp.spec.weight
-        cutoffs.append(max(0.0, needed - 1e-6) if not comp.ignores_missing else 0.0)
+        # The margin is 1e-6 of the *score*: a similarity cut below it leaves the pair's score at least
+        # 1e-6 under the threshold, which rounding scores to 6 decimals cannot lift onto it.
+        margin = 1e-6 * total / comp.spec.weight
+        cutoffs.append(max(0.0, needed - margin) if not comp.ignores_missing else 0.0)
     return cutoffs
