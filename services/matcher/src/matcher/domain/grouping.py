@@ -125,6 +125,10 @@ class _Weights:
         return np.round(numerator / self.total, 6)
 
 
+# A record whose answer went stale is searched again with the stale records among this many next ones.
+_LOOKAHEAD = 1024
+
+
 class _Found:
     def __init__(self) -> None:
         self.single: list[int] = []
@@ -159,46 +163,59 @@ def _groups_by_search(
     starts = np.flatnonzero(np.append(True, singles[1:] != singles[:-1])) if len(singles) else np.zeros(0, int)
     ends = np.append(starts[1:], len(singles))
     # Most constrained single records first; ties by row (record_id order), so the order is stable.
-    schedule = sorted(range(len(starts)), key=lambda i: (ends[i] - starts[i], singles[starts[i]]))
+    schedule = np.lexsort((singles[starts], ends - starts)).tolist()
     single_amounts, _, member_amounts, _ = side.amounts(sum_comps[0])
 
     def sum_checks(targets: np.ndarray, sums: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         return _sum_checks(side, sum_comps, targets, sums)
 
-    def searched(rows: np.ndarray, scores: np.ndarray, targets: np.ndarray) -> list[Best | None]:
-        problem = SubsetProblem(rows, scores, member_amounts[rows], targets)
+    def searched(cells: np.ndarray, records: np.ndarray) -> list[Best | None]:
+        """Answers for `records` whose candidates are the pair positions `cells` (one row each)."""
+        rows = members[cells]
+        targets = single_amounts[singles[starts[records]]]
+        problem = SubsetProblem(rows, member_score[cells], member_amounts[rows], targets)
         return search(problem, group.min_size, group.max_size, sum_checks, weights.score, pass_.review_threshold)
 
-    # Every record searched at once as if none of its candidates were taken yet; a record whose
-    # candidates are all still free when its turn comes uses that answer (same input, same answer).
-    untouched = _search_all(starts, ends, singles, members, member_score, single_amounts, group, searched)
+    # A record's answer depends only on its free candidates at its turn, so answers are searched ahead
+    # in batches (all records with all candidates free, then the stale ones among the next records).
+    spans = _Spans(starts, ends, members, group)
     used = np.zeros(side.many_height, dtype=bool)
+    taken_at = np.full(side.many_height, -1, dtype=np.int64)  # schedule position that took the row
+    searched_at = np.zeros(len(starts), dtype=np.int64)  # schedule position of each record's answer
+    ahead = spans.search(np.arange(len(starts)), used, searched)
     found = _Found()
     # What each record left without a group could still choose from at its turn, for explanations.
     left_out: list[int] = []
     offered: list[np.ndarray] = []
-    for i in schedule:
-        row = int(singles[starts[i]])
-        span = slice(starts[i], ends[i])
-        free = ~used[members[span]]
-        cand_rows, cand_scores = members[span][free], member_score[span][free]
-        if len(cand_rows) < group.min_size:
+    # Plain lists: indexing NumPy arrays element by element in this loop costs more than the work.
+    first_pair, end_pair, single_row = starts.tolist(), ends.tolist(), singles[starts].tolist()
+    for position, i in enumerate(schedule):
+        row = single_row[i]
+        candidates = members[first_pair[i] : end_pair[i]]
+        free = ~used[candidates]
+        free_count = int(np.count_nonzero(free))
+        if free_count < group.min_size:
             left_out.append(row)
-            offered.append(cand_rows)
+            offered.append(candidates[free])
             continue
-        if len(cand_rows) > group.max_candidates:
+        if free_count > group.max_candidates:
             stats.group_search_truncated += 1
-            cand_rows, cand_scores = cand_rows[: group.max_candidates], cand_scores[: group.max_candidates]
         stats.groups_searched += 1
-        if free.all():
-            best = untouched[i]
-        else:
-            best = searched(cand_rows[None, :], cand_scores[None, :], single_amounts[[row]])[0]
+        searched_rows, best = ahead[i]
+        # The rows searched were the record's first free candidates then; if none has been taken
+        # since, they are exactly its first free candidates now, so the answer stands.
+        if used[searched_rows].any():
+            window = np.asarray(schedule[position : position + _LOOKAHEAD])
+            stale = window[spans.latest_taken(window, taken_at) >= searched_at[window]]
+            searched_at[stale] = position
+            ahead.update(spans.search(stale, used, searched))
+            searched_rows, best = ahead[i]
         if best is None:
             left_out.append(row)
-            offered.append(cand_rows)
+            offered.append(searched_rows)
             continue
         used[best.members] = True
+        taken_at[best.members] = position
         found.single.append(row)
         found.members.append(best.members)
         found.score.append(best.score)
@@ -208,20 +225,45 @@ def _groups_by_search(
     return found, pool
 
 
-def _search_all(
-    starts: np.ndarray, ends: np.ndarray, singles: np.ndarray, members: np.ndarray, member_score: np.ndarray,
-    single_amounts: np.ndarray, group: GroupSpec,
-    searched: Callable[[np.ndarray, np.ndarray, np.ndarray], list[Best | None]],
-) -> dict[int, Best | None]:  # fmt: skip
-    """Each record's answer with all its candidates free, records with equally many searched together."""
-    counts = np.minimum(ends - starts, group.max_candidates)
-    out: dict[int, Best | None] = {}
-    for k in np.unique(counts[counts >= group.min_size]).tolist():
-        records = np.flatnonzero(counts == k)
-        cells = starts[records][:, None] + np.arange(k)[None, :]
-        answers = searched(members[cells], member_score[cells], single_amounts[singles[starts[records]]])
-        out.update(zip(records.tolist(), answers, strict=True))
-    return out
+class _Spans:
+    """The records' candidate lists: record i's pair positions are starts[i]:ends[i], best first."""
+
+    def __init__(self, starts: np.ndarray, ends: np.ndarray, members: np.ndarray, group: GroupSpec) -> None:
+        self.starts, self.lengths, self.members, self.group = starts, ends - starts, members, group
+
+    def _cells(self, records: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(owner, pair position, first cell of each record) for every candidate of `records`."""
+        lengths = self.lengths[records]
+        first = np.cumsum(lengths) - lengths
+        owner = np.repeat(np.arange(len(records)), lengths)
+        cells = np.arange(int(lengths.sum())) - first[owner] + self.starts[records][owner]
+        return owner, cells, first
+
+    def latest_taken(self, records: np.ndarray, taken_at: np.ndarray) -> np.ndarray:
+        """Per record, the last schedule position that took one of its candidates (-1: none taken)."""
+        _, cells, first = self._cells(records)
+        return np.maximum.reduceat(taken_at[self.members[cells]], first) if len(cells) else first
+
+    def search(
+        self, records: np.ndarray, used: np.ndarray, searched: Callable[[np.ndarray, np.ndarray], list[Best | None]]
+    ) -> dict[int, tuple[np.ndarray, Best | None]]:
+        """Per record with enough free candidates: (the candidate rows searched, its answer). The rows
+        are its free candidates cut to max_candidates; records with equally many are searched together."""
+        owner, cells, first = self._cells(records)
+        free = ~used[self.members[cells]]
+        free_so_far = np.cumsum(free)
+        rank = free_so_far - (free_so_far[first] - free[first])[owner]  # 1-based among the record's free
+        kept = free & (rank <= self.group.max_candidates)
+        kept_owner, kept_cells = owner[kept], cells[kept]
+        counts = np.bincount(kept_owner, minlength=len(records))
+        out: dict[int, tuple[np.ndarray, Best | None]] = {}
+        for k in np.unique(counts[counts >= self.group.min_size]).tolist():
+            chosen = counts == k
+            grid = kept_cells[chosen[kept_owner]].reshape(-1, k)
+            rows = self.members[grid]
+            answers = searched(grid, records[chosen])
+            out.update(zip(records[chosen].tolist(), zip(rows, answers, strict=True), strict=True))
+        return out
 
 
 def _groups_by_key(
@@ -298,7 +340,8 @@ def _as_matches(pass_index: int, pass_: Pass, side: _Orientation, found: _Found)
     score = np.array(found.score, dtype=np.float64)
     ambiguous = np.array(found.ambiguous, dtype=bool)
     auto = (score >= pass_.auto_match_threshold - 1e-12) & ~ambiguous
-    runner_up = np.array([s if np.isfinite(s) else np.nan for s in found.runner_up_score], dtype=np.float64)
+    runner_up = np.array(found.runner_up_score, dtype=np.float64)
+    runner_up[~np.isfinite(runner_up)] = np.nan
     none = np.full(count, -1, dtype=np.int64)
     left_rows, left_match = (single, index) if side.single_is_left else (members, member_match)
     right_rows, right_match = (members, member_match) if side.single_is_left else (single, index)

@@ -16,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from itertools import combinations
+from itertools import chain, combinations
+from math import comb
 
 import numpy as np
 
@@ -47,7 +48,8 @@ class Best:
 
 @cache
 def combos(k: int, size: int) -> np.ndarray:
-    return np.array(list(combinations(range(k), size)), dtype=np.int64).reshape(-1, size)
+    flat = np.fromiter(chain.from_iterable(combinations(range(k), size)), dtype=np.int64, count=comb(k, size) * size)
+    return flat.reshape(-1, size)
 
 
 def search(
@@ -77,10 +79,13 @@ def search(
     others[first] = -np.inf
     runner_up = np.full(n, -np.inf)
     np.maximum.at(runner_up, record, others)
-    for position in first.tolist():
-        r = int(record[position])
-        chosen = members[position][: int(sizes[position])]
-        out[r] = Best(members=chosen.copy(), score=float(values[position]), runner_up=float(runner_up[r]))
+    # Python scalars and one row block taken in bulk: per-element NumPy indexing would dominate here.
+    winners = record[first]
+    chosen = members[first]
+    for j, (r, size, value, second) in enumerate(
+        zip(winners.tolist(), sizes[first].tolist(), values[first].tolist(), runner_up[winners].tolist(), strict=True)
+    ):
+        out[r] = Best(members=chosen[j, :size], score=value, runner_up=second)
     return out
 
 
@@ -91,15 +96,21 @@ def _kept(
     """Qualifying combinations of one size in a chunk of records: (record, score, size, members)."""
     rows, scores, amounts = problem.rows[chunk], problem.scores[chunk], problem.amounts[chunk]
     c, size = len(index), index.shape[1]
-    sums = amounts[:, index].sum(axis=2).ravel()
+    # Integer sums, member by member: exact in any order and without an n x c x size temporary.
+    sums = amounts[:, index[:, 0]]
+    for j in range(1, size):
+        sums = sums + amounts[:, index[:, j]]
     targets = np.repeat(problem.targets[chunk], c)
-    passed, similarities = sum_checks(targets, sums)
-    if not passed.any():
+    passed, similarities = sum_checks(targets, sums.ravel())
+    passing = np.flatnonzero(passed)
+    if not len(passing):
         return _nothing(width)
-    mean = scores[:, index].mean(axis=2).ravel()
-    value = score(mean[passed], [s[passed] for s in similarities])
+    # Few combinations pass the amount test, so member scores are averaged for those only (the same
+    # row-wise float mean as over all of them, so the same values).
+    mean = scores[(passing // c)[:, None], index[passing % c]].mean(axis=1)
+    value = score(mean, [s[passing] for s in similarities])
     keep = value >= review - 1e-12
-    flat = np.flatnonzero(passed)[keep]
+    flat = passing[keep]
     record = flat // c + (chunk.start or 0)
     member_rows = np.sort(np.take_along_axis(rows[flat // c], index[flat % c], axis=1), axis=1)
     padded = np.full((len(flat), width), _NO_ROW, dtype=np.int64)
