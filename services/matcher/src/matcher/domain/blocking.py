@@ -146,8 +146,7 @@ def _level(
     if big.height == 0:
         return
     big_keys = big.select("key")
-    left_big = left.join(big_keys, on="key", how="semi")
-    right_big = right.join(big_keys, on="key", how="semi")
+    left_big, right_big = _semi_joined(left, right, big_keys)
     range_key = plan.range_keys[depth]
     lr = left_big["row"].to_numpy()
     rr = right_big["row"].to_numpy()
@@ -195,11 +194,23 @@ def _add_slot_pairs(
 
 
 def _block_sizes(left: pl.DataFrame, right: pl.DataFrame) -> pl.DataFrame:
+    # One lazy query, so the two sides' group-bys run side by side: two eager ones run one after the
+    # other, each on its own too small to keep both cores busy (~0.15 s less per million-row level).
     return (
-        left.group_by("key").len("n_left")
-        .join(right.group_by("key").len("n_right"), on="key")
+        left.lazy().group_by("key").len("n_left")
+        .join(right.lazy().group_by("key").len("n_right"), on="key")
         .with_columns(pairs=pl.col("n_left").cast(pl.Int64) * pl.col("n_right"))
+        .collect()
     )  # fmt: skip
+
+
+def _semi_joined(left: pl.DataFrame, right: pl.DataFrame, keys: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Both sides' rows of the blocks in `keys`, the two semi-joins run side by side (see _block_sizes)."""
+    left_in, right_in = pl.collect_all([
+        left.lazy().join(keys.lazy(), on="key", how="semi"),
+        right.lazy().join(keys.lazy(), on="key", how="semi"),
+    ])  # fmt: skip
+    return left_in, right_in
 
 
 def _final_level(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right: pl.DataFrame) -> None:
@@ -211,11 +222,12 @@ def _final_level(plan: BlockingPlan, out: Candidates, left: pl.DataFrame, right:
     if hot is None:
         _final_blocks(plan, out, left, right, sizes)
         return
-    left_hot = left.join(hot.left, on="row", how="semi")
-    right_hot = right.join(hot.right, on="row", how="semi")
-    right_cold = right.join(hot.right, on="row", how="anti")
+    left_hot, left_cold, right_hot, right_cold = pl.collect_all([
+        side.lazy().join(rows.lazy(), on="row", how=how)
+        for side, rows in ((left, hot.left), (right, hot.right)) for how in ("semi", "anti")
+    ])  # fmt: skip
     # Which blocks are scored densely is decided on the whole level's sizes (no second sizing pass).
-    _final_blocks(plan, out, left.join(hot.left, on="row", how="anti"), right, sizes)
+    _final_blocks(plan, out, left_cold, right, sizes)
     _final_blocks(plan, out, left_hot, right_cold, sizes)
     _add_same_block_pairs(plan, out, *hot_pairs(plan.word_sources, left_hot, right_hot))
     out.hot_left_records += hot.left.height
@@ -233,8 +245,7 @@ def _final_blocks(
     if small.height:
         _join_pairs(plan, out, left, right, small.select("key") if big.height else None)
     if big.height:
-        big_keys = big.select("key")
-        _dense_blocks(plan, out, left.join(big_keys, on="key", how="semi"), right.join(big_keys, on="key", how="semi"))
+        _dense_blocks(plan, out, *_semi_joined(left, right, big.select("key")))
 
 
 def _join_pairs(

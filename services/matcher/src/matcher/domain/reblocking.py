@@ -57,8 +57,11 @@ def hot_rows(
     `sizes` has n_left and n_right per final-level key (keys present on both sides only)."""
     if sizes.height == 0 or sizes["pairs"].sum() < REBLOCK_MIN_BLOCK_PAIRS:
         return None
-    per_left = _candidates_per_row(left, sizes.select("key", pl.col("n_right").alias("n")))
-    per_right = _candidates_per_row(right, sizes.select("key", pl.col("n_left").alias("n")))
+    # Both sides in one go (collect_all): each query alone leaves a core idle much of the time.
+    per_left, per_right = pl.collect_all([
+        _candidates_per_row(left, sizes.select("key", pl.col("n_right").alias("n"))),
+        _candidates_per_row(right, sizes.select("key", pl.col("n_left").alias("n"))),
+    ])  # fmt: skip
     if per_left["candidates"].max() <= hot_candidates:  # type: ignore[operator]
         return None
     per_left = per_left.with_columns(block=pl.Series(left_block[per_left["row"].to_numpy()]))
@@ -74,8 +77,8 @@ def hot_rows(
     return HotRows(hot_left.select("row"), hot_right.select("row"))
 
 
-def _candidates_per_row(frame: pl.DataFrame, other_side_per_key: pl.DataFrame) -> pl.DataFrame:
-    return frame.join(other_side_per_key, on="key").group_by("row").agg(candidates=pl.col("n").sum())
+def _candidates_per_row(frame: pl.DataFrame, other_side_per_key: pl.DataFrame) -> pl.LazyFrame:
+    return frame.lazy().join(other_side_per_key.lazy(), on="key").group_by("row").agg(candidates=pl.col("n").sum())
 
 
 def hot_pairs(sources: list[WordSource], left: pl.DataFrame, right: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -105,11 +108,13 @@ def word_pairs(sources: list[WordSource], left: pl.DataFrame, right: pl.DataFram
     right_words = _words(sources, right, "right")
     # (key, word) as one 64-bit group id: grouping and joining on one integer column is several times
     # cheaper than on two, and a mixed collision is as unlikely as the word hashes' own.
+    # Lazy, so the two sides' group-bys run side by side.
     groups = (
-        left_words.group_by("group").len("n_left")
-        .join(right_words.group_by("group").len("n_right"), on="group")
+        left_words.lazy().group_by("group").len("n_left")
+        .join(right_words.lazy().group_by("group").len("n_right"), on="group")
         .filter(pl.col("n_left").cast(pl.Int64) * pl.col("n_right") <= WORD_GROUP_MAX_PAIRS)
         .select("group")
+        .collect()
     )  # fmt: skip
     pairs = (
         left_words.join(groups, on="group", how="semi")
