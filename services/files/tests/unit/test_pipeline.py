@@ -217,3 +217,21 @@ def test_nul_characters_in_text_are_reported_not_truncated() -> None:
                                        description="text"), on_error="skip")
     assert result.error_table() == [(3, "text", "text_invalid")]
     assert result.table("line", "description") == [(2, "ok")]
+
+
+def test_looked_up_values_land_on_their_own_rows() -> None:
+    """Dates, odd-shaped amounts and lower-case currencies are parsed once per distinct value and attached back
+    by key: every row, across batches and with blanks in between, must get its own value."""
+    optional_date = mapping(external_id="id", amount="amount", currency="currency", value_date="date",
+                            booking_date="booked")
+    amounts = ["(5.00)", "1.00", "12.50 CR", "-0.00", "7", "EUR 3.10"]
+    days = [17, 3, 28, 3, 11, 17, 9]
+    lines = [f"{i},{amounts[i % len(amounts)]},{'eur' if i % 4 == 0 else 'EUR'},2024-01-{days[i % len(days)]:02d},"
+             f"{'' if i % 3 == 0 else f'2024-02-{days[(i + 2) % len(days)]:02d}'}" for i in range(120)]
+    result = run(_rows(*lines, header="id,amount,currency,date,booked"), mapping=optional_date, block_bytes=256)
+    assert len(result.chunks) > 3, "the rows span several batches"
+    expected_amounts = {"(5.00)": "-5.00", "1.00": "1.00", "12.50 CR": "12.50", "-0.00": "0.00", "7": "7",
+                        "EUR 3.10": "3.10"}
+    assert result.table("external_id", "amount", "currency", "value_date", "booking_date") == [
+        (str(i), Decimal(expected_amounts[amounts[i % len(amounts)]]), "EUR", date(2024, 1, days[i % len(days)]),
+         None if i % 3 == 0 else date(2024, 2, days[(i + 2) % len(days)])) for i in range(120)]

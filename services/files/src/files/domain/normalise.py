@@ -77,7 +77,11 @@ def _join(lazy: pl.LazyFrame, frame: pl.DataFrame, lookup: Lookup) -> tuple[pl.L
     if table is None:
         nulls = [pl.lit(None, dtype=dtype).alias(name) for name, dtype in lookup.outputs]
         return lazy.with_columns(nulls), None
-    return lazy.join(table.lazy(), on=lookup.key, how="left", maintain_order="left"), table
+    # Only the key column is joined, and the looked-up columns are attached beside the frame: joining the whole
+    # frame made polars gather every one of its columns (all the text) into join order, ~0.2 CPU-s per million
+    # rows per lookup. The table's keys are distinct, so the left join yields exactly one row per frame row.
+    looked_up = frame.select(lookup.key).join(table, on=lookup.key, how="left", maintain_order="left")
+    return lazy.with_columns(looked_up.drop(lookup.key).get_columns()), table
 
 
 class Normaliser:
