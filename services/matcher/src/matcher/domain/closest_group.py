@@ -42,18 +42,21 @@ class GroupPool:
 
     def holds(self, singles: np.ndarray) -> np.ndarray:
         """Whether the pass left each single record unmatched with a list of options (maybe empty)."""
-        if len(self.singles) == 0:
-            return np.zeros(len(singles), dtype=bool)
-        position = np.minimum(np.searchsorted(self.singles, singles), len(self.singles) - 1)
-        held: np.ndarray = self.singles[position] == singles
-        return held
+        return self._positions(singles)[1]
 
     def available(self, singles: np.ndarray) -> np.ndarray:
         """How many options each single record had (0 if it had none)."""
         if len(self.singles) == 0:
             return np.zeros(len(singles), dtype=np.int64)
+        position, held = self._positions(singles)
+        return np.where(held, np.diff(self.offsets)[position], 0)
+
+    def _positions(self, singles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each single record's index in `singles` (clipped) and whether it is really there."""
+        if len(self.singles) == 0:
+            return np.zeros(len(singles), dtype=np.int64), np.zeros(len(singles), dtype=bool)
         position = np.minimum(np.searchsorted(self.singles, singles), len(self.singles) - 1)
-        return np.where(self.holds(singles), np.diff(self.offsets)[position], 0)
+        return position, self.singles[position] == singles
 
 
 def pool_from_lists(

@@ -95,8 +95,12 @@ def phonetic_series(series: pl.Series, algorithm: Phonetic) -> pl.Series:
 def extract_series(series: pl.Series, pattern: str) -> pl.Series:
     """Of the FIRST match only: its first capture group if `pattern` has one, else the whole match;
     null where none. Key expressions use it as is; `references.py` finds every match."""
-    group = 1 if pl.Series([""]).str.extract_groups(pattern).struct.fields else 0
+    group = 1 if has_capture_group(pattern) else 0
     return series.cast(pl.Utf8).str.extract(pattern, group)
+
+
+def has_capture_group(pattern: str) -> bool:
+    return bool(pl.Series([""]).str.extract_groups(pattern).struct.fields)
 
 
 def key_series(series: pl.Series, spec: KeyExpr, *, amount_scale: int | None = None) -> pl.Series:

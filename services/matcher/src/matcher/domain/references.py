@@ -99,7 +99,7 @@ def extract_references(side: Side, sources: list[str], spec: ReferenceComparison
 def _first_matches(texts: list[pl.Series], pattern: str) -> tuple[pl.Series, np.ndarray]:
     """The first match of the first field that has one (its capture group if the pattern has one:
     exactly what a record's single reference always was) and each record's number of matches."""
-    has_group = _has_group(pattern)
+    has_group = keys.has_capture_group(pattern)
     first: pl.Series | None = None
     counts = np.zeros(len(texts[0]), dtype=np.int64)
     for text in texts:
@@ -113,10 +113,6 @@ def _first_matches(texts: list[pl.Series], pattern: str) -> tuple[pl.Series, np.
         counts += count.fill_null(0).to_numpy()
     assert first is not None
     return first, counts
-
-
-def _has_group(pattern: str) -> bool:
-    return bool(pl.Series([""]).str.extract_groups(pattern).struct.fields)
 
 
 def _distinct_references(texts: list[pl.Series], spec: ReferenceComparison) -> pl.DataFrame:
@@ -134,7 +130,7 @@ def _distinct_references(texts: list[pl.Series], spec: ReferenceComparison) -> p
 
 def _all_matches(texts: list[pl.Series], pattern: str) -> pl.DataFrame:
     """(row, field, position, value) of every match, the pattern's first capture group if it has one."""
-    has_group = _has_group(pattern)
+    has_group = keys.has_capture_group(pattern)
     parts = []
     for field_index, text in enumerate(texts):
         columns = {"match": text.str.extract_all(pattern)}
