@@ -25,6 +25,9 @@ class KafkaSettings(BaseModel):
     session_timeout_ms: int = 10_000
     heartbeat_interval_ms: int = 2_000
     max_poll_interval_ms: int = 300_000
+    # One record's handling may take longer than max_poll_interval_ms (the runner keeps polling for it);
+    # past this the consumer's liveness check fails, so a hung handler gets the process restarted.
+    max_handling_s: float = Field(default=1800.0, gt=0)
     max_poll_records: int = 200
     max_attempts: int = Field(default=5, ge=1)
     retry_backoff_base_s: float = 0.2

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka import TopicPartition
 
 from platform_common.errors import PermanentError, TransientError
 from platform_common.events import encode, wrap
@@ -258,3 +259,55 @@ async def test_member_killed_mid_batch_loses_nothing_after_rebalance(
                 proc.wait()
     committed = await committed_offsets(kafka_bootstrap, group, topic)
     assert sum(v or 0 for v in committed.values()) == total
+
+
+async def test_handler_that_outlasts_max_poll_interval_keeps_its_partition_and_runs_once(
+        kafka_bootstrap: str, publisher: KafkaEventPublisher, topic: str, unique: str) -> None:
+    # aiokafka leaves the group when getmany is not called for max_poll_interval_ms. A member whose handler
+    # takes longer (a big matcher shard) would lose its partition mid-work to the other member, which would
+    # handle the same record again and lose it the same way. The runner keeps polling, every partition
+    # paused, while a handler runs.
+    settings = kafka_settings(kafka_bootstrap).model_copy(update={"max_poll_interval_ms": 2_000,
+                                                                  "max_handling_s": 6.0})
+    calls: Counter[int] = Counter()
+    long_one_started = asyncio.Event()
+    long_partition: list[TopicPartition] = []
+
+    async def handle(message, record):  # type: ignore[no-untyped-def]
+        calls[message.event.seq] += 1
+        if message.event.seq == 0:
+            long_partition.append(TopicPartition(record.topic, record.partition))
+            long_one_started.set()
+            await asyncio.sleep(10.0)
+
+    members = [ConsumerRunner(kafka=settings, topics=[topic], group_id=f"g-{unique}", handler=handle,
+                              dead_letters=publisher, service="test") for _ in range(2)]
+    for member in members:
+        await member.start()
+    try:
+        async def both_assigned() -> bool:  # the rebalance for the second member has settled on both
+            owned = [member.consumer.assignment() for member in members]
+            return all(owned) and not owned[0] & owned[1] and len(owned[0] | owned[1]) == 4
+
+        await eventually(both_assigned, timeout_s=60)
+        owned = [member.consumer.assignment() for member in members]
+        for seq in range(3):
+            await publisher.send_raw(topic, encode(wrap(ProbeEvent(seq=seq), producer="test")), key=b"same")
+        await asyncio.wait_for(long_one_started.wait(), timeout=60)
+        await asyncio.sleep(3.0)  # past max_poll_interval, within max_handling_s
+        assert all(member.is_alive(settings.max_poll_interval_ms / 1000) for member in members)
+        await asyncio.sleep(5.0)  # past max_handling_s: a hung handler shows on liveness
+        alive = {tp in member.consumer.assignment(): member.is_alive(settings.max_poll_interval_ms / 1000)
+                 for member in members for tp in long_partition}
+        assert alive == {True: False, False: True}, "only the member with the hung handler reports it"
+        assert [member.consumer.assignment() for member in members] == owned, "no rebalance"
+
+        async def all_committed() -> bool:
+            return sum(v or 0 for v in (await committed_offsets(kafka_bootstrap, f"g-{unique}", topic)).values()) == 3
+
+        await eventually(all_committed, timeout_s=30)
+        assert calls == Counter({0: 1, 1: 1, 2: 1})
+        assert all(member.consumer.paused() == set() for member in members), "paused partitions are resumed"
+    finally:
+        for member in members:
+            await member.stop()

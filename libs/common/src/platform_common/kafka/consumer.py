@@ -80,6 +80,9 @@ class ConsumerRunner:
         self._done: dict[TopicPartition, int] = {}  # next offset to commit, per partition
         self._paused_until: dict[TopicPartition, float] = {}
         self.last_loop_at = time.monotonic()
+        self._handling_since: float | None = None
+        # Well inside max_poll_interval_ms, so a long handler never costs the membership.
+        self._keepalive_s = min(1.0, kafka.max_poll_interval_ms / 4000)
         self.started = False
 
     @property
@@ -135,10 +138,14 @@ class ConsumerRunner:
             log.error("consumer loop of %s stopped", self.group_id, exc_info=task.exception())
 
     def is_alive(self, max_stall_s: float) -> bool:
-        """False when the poll loop died or has not come round for `max_stall_s`."""
+        """False when the poll loop died, has not come round for `max_stall_s`, or one record's handling has
+        run past `max_handling_s` (a hung handler: the loop keeps polling for it, so only this shows it)."""
         if self._task is not None and self._task.done():
             return False
-        return time.monotonic() - self.last_loop_at < max_stall_s
+        now = time.monotonic()
+        if self._handling_since is not None and now - self._handling_since > self._kafka.max_handling_s:
+            return False
+        return now - self.last_loop_at < max_stall_s
 
     async def commit_done(self, partitions: Sequence[TopicPartition] | None = None) -> None:
         """Commit the offsets of handled records (all, or only those of `partitions`)."""
@@ -175,7 +182,7 @@ class ConsumerRunner:
                 for record in records:
                     if self._stopping.is_set() or tp not in consumer.assignment():
                         break
-                    handled = await self._process(record)
+                    handled = await self._polling_while(self._process(record))
                     if tp not in consumer.assignment():
                         break  # revoked meanwhile: the new owner redelivers, the inbox deduplicates
                     if not handled:
@@ -186,6 +193,37 @@ class ConsumerRunner:
                     self._done[tp] = record.offset + 1
                     self._record_lag(tp, record.offset + 1)
                 await self.commit_done([tp])
+
+    async def _polling_while(self, handling: Awaitable[bool]) -> bool:
+        """Handle one record while the poll loop keeps coming round, every partition paused.
+
+        aiokafka leaves the group when `getmany` is not called for `max_poll_interval_ms`; a handler that
+        outlasts it (a big matcher shard) would lose its partition mid-work, fail to commit, and see the
+        record redelivered, over and over. Paused partitions return nothing, so the polls only keep the
+        membership.
+        """
+        consumer = self.consumer
+        task = asyncio.ensure_future(handling)
+        self._handling_since = time.monotonic()
+        paused_here: set[TopicPartition] = set()
+        try:
+            while True:
+                done, _ = await asyncio.wait({task}, timeout=self._keepalive_s)
+                if done:
+                    return task.result()
+                self.last_loop_at = time.monotonic()
+                idle = consumer.assignment() - consumer.paused()
+                consumer.pause(*idle)
+                paused_here |= idle
+                for tp, records in (await consumer.getmany(timeout_ms=0)).items():
+                    # Assigned after the pause above (a rebalance): leave them for the loop to fetch again.
+                    consumer.seek(tp, records[0].offset)
+        finally:
+            self._handling_since = None
+            if not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+            consumer.resume(*(paused_here & consumer.assignment()))
 
     def _resume_due_partitions(self) -> None:
         now = time.monotonic()
