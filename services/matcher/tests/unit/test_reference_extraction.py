@@ -98,6 +98,29 @@ def test_references_beyond_the_cap_are_ignored_and_repeats_do_not_use_it_up() ->
     assert ev.passed.tolist() == [True, False]
 
 
+def test_records_whose_references_pass_the_cap_are_counted_in_each_pass_that_compares_them() -> None:
+    many = " ".join(f"INV-{n}" for n in range(1, MAX_REFERENCES + 2))  # one more than is kept
+    rules = rules_from_data({"passes": [
+        {"name": "exact", "blocking": [{"field": "external_id"}], "comparisons": [AMOUNT]},
+        {"name": "by-reference", "comparisons": [
+            {"type": "reference", "pattern": INVOICE, "fields": ["description"], "numeric": True}, AMOUNT]},
+    ]})  # fmt: skip
+    left = records([
+        {"record_id": "B1", "external_id": "X1", "amount": "50.00", "description": many},  # matched by pass 1
+        {"record_id": "B2", "external_id": "X2", "amount": "60.00", "description": many},
+        {"record_id": "B3", "external_id": "X3", "amount": "70.00", "description": "INV-5"},
+    ])
+    right = records([
+        {"record_id": "L1", "external_id": "X1", "amount": "50.00", "description": many},
+        {"record_id": "L2", "external_id": "Y2", "amount": "60.00", "description": f"INV-{MAX_REFERENCES + 1}"},
+    ])
+    stats = match(left, right, rules).stats.to_dict()
+    counted = [(p["references_capped_left"], p["references_capped_right"]) for p in stats["passes"]]
+    # Pass 1 compares no references; pass 2 sees B2 (B1 and L1 are matched by then) and no capped right one.
+    assert counted == [(0, 0), (1, 0)]
+    assert stats["matched_left"] == 1, "B2 and L2 share only a reference past the cap"
+
+
 def test_the_explanation_shows_every_reference_found() -> None:
     rules = rules_from_data(
         {"passes": [{"name": "p", "comparisons": [

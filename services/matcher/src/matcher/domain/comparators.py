@@ -68,6 +68,9 @@ class Prepared:
     # "code" comparisons whose records may hold several codes (references.py); None: one per row.
     left_extra: ExtraCodes | None = None
     right_extra: ExtraCodes | None = None
+    # `reference` comparisons: rows whose references past MAX_REFERENCES were ignored (counted in stats).
+    left_capped: np.ndarray | None = None
+    right_capped: np.ndarray | None = None
     scale: int = 0  # decimals of numeric minor units
     abs_tolerance: int | None = None  # minor units
     percent: float | None = None
@@ -132,6 +135,13 @@ def prepare_pass(pass_: Pass, left: Side, right: Side, cache: dict[str, Prepared
     return prepared
 
 
+def capped_in_pool(comps: list[Prepared], side: Literal["left", "right"], free: np.ndarray) -> int:
+    """Records of the pass's pool whose references past MAX_REFERENCES a comparison of it ignored."""
+    found = [c.left_capped if side == "left" else c.right_capped for c in comps]
+    rows = [r for r in found if r is not None and len(r)]
+    return int(free[np.unique(np.concatenate(rows))].sum()) if rows else 0
+
+
 def located(where: str, build: Callable[..., T], *args: Any) -> T:
     """`build(*args)`, with an input error's message prefixed by the rule path that needed it."""
     try:
@@ -148,6 +158,7 @@ def _prepare(spec: ComparisonSpec, left: Side, right: Side, where: str) -> Prepa
         rrefs = extract_references(right, spec.right_sources, spec, where)
         prepared = _code_comparison(spec, lrefs.primary, rrefs.primary, lrefs.display, rrefs.display)
         prepared.left_extra, prepared.right_extra = lrefs.extra, rrefs.extra
+        prepared.left_capped, prepared.right_capped = lrefs.capped, rrefs.capped
         return prepared
     lcol = left.column(str(spec.left_column), needed_by=where)
     rcol = right.column(str(spec.right_column), needed_by=where)

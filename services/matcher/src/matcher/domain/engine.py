@@ -13,7 +13,7 @@ import numpy as np
 import polars as pl
 
 from matcher.domain.closest_group import GroupPool
-from matcher.domain.comparators import prepare_pass
+from matcher.domain.comparators import capped_in_pool, prepare_pass
 from matcher.domain.explain import Explainer
 from matcher.domain.grouping import run_grouped
 from matcher.domain.outcome import EarlySearch, build_matched, build_unmatched, start_nearest_search, unmatched_frame
@@ -94,6 +94,8 @@ def match(
             pass_stats = PassStats(name=pass_.name, cardinality=pass_.cardinality)
             pass_stats.left_pool, pass_stats.right_pool = int(left_free.sum()), int(right_free.sum())
             comps = prepare_pass(pass_, ctx.left, ctx.right, ctx.comparison_cache)
+            pass_stats.references_capped_left = capped_in_pool(comps, "left", left_free)
+            pass_stats.references_capped_right = capped_in_pool(comps, "right", right_free)
             pass_stats.seconds["prepare"] = round(time.perf_counter() - clock, 4)
             if pass_.cardinality == "one_to_one":
                 last = index == len(rules.passes) - 1

@@ -23,6 +23,7 @@ from matcher.domain.rule_parts import ReferenceComparison
 # order, are kept and the rest are ignored (ENGINE.md §2.2).
 MAX_REFERENCES = 8
 DISPLAY_SEPARATOR = ", "
+_NO_ROWS = np.zeros(0, dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class References:
     primary: pl.Series  # Utf8, null where the record has none
     extra: ExtraCodes | None  # None when no record of this side has more than one reference
     display: pl.Series  # the references found, joined by DISPLAY_SEPARATOR
+    capped: np.ndarray  # int64 rows with more than MAX_REFERENCES distinct references (the rest ignored)
 
 
 def extract_references(side: Side, sources: list[str], spec: ReferenceComparison, where: str) -> References:
@@ -82,18 +84,20 @@ def extract_references(side: Side, sources: list[str], spec: ReferenceComparison
     primary = first.to_frame("reference").select(_normalise(pl.col("reference"), numeric=spec.numeric)).to_series()
     several = np.flatnonzero(counts >= 2)
     if len(several) == 0:
-        return References(primary=primary, extra=None, display=primary)
+        return References(primary=primary, extra=None, display=primary, capped=_NO_ROWS)
     # Only records with two matches or more are exploded: the common single-match record costs the
     # same regex pass as before (plus a match count when the pattern has a capture group).
     distinct = _distinct_references([text.gather(several) for text in texts], spec)
     distinct = distinct.with_columns(pl.Series("row", several).gather(distinct["row"]))
+    capped = np.unique(distinct.filter(pl.col("slot") >= MAX_REFERENCES)["row"].to_numpy()).astype(np.int64)
+    distinct = distinct.filter(pl.col("slot") < MAX_REFERENCES)
     # A record whose matches all normalise to the same reference keeps it as its only one.
     primary = primary.scatter(several, _values_at(distinct.filter(pl.col("slot") == 0), several))
     if distinct.height == 0 or int(distinct["slot"].max()) == 0:  # type: ignore[arg-type]
-        return References(primary=primary, extra=None, display=primary)
+        return References(primary=primary, extra=None, display=primary, capped=capped)
     joined = distinct.group_by("row").agg(pl.col("value").str.join(DISPLAY_SEPARATOR))
     display = primary.clone().scatter(several, _values_at(joined, several))
-    return References(primary=primary, extra=_extra_codes(distinct, side.height), display=display)
+    return References(primary=primary, extra=_extra_codes(distinct, side.height), display=display, capped=capped)
 
 
 def _first_matches(texts: list[pl.Series], pattern: str) -> tuple[pl.Series, np.ndarray]:
@@ -116,7 +120,7 @@ def _first_matches(texts: list[pl.Series], pattern: str) -> tuple[pl.Series, np.
 
 
 def _distinct_references(texts: list[pl.Series], spec: ReferenceComparison) -> pl.DataFrame:
-    """(row, slot, value): each row's distinct normalised references, in order, capped."""
+    """(row, slot, value): each row's distinct normalised references, in order (slot 0 first)."""
     found = _all_matches(texts, spec.pattern)
     normalised = found.with_columns(value=_normalise(pl.col("value"), numeric=spec.numeric)).drop_nulls("value")
     # Sorting by (row, field, position) then keeping the first of each (row, value) preserves text order.
@@ -124,7 +128,6 @@ def _distinct_references(texts: list[pl.Series], spec: ReferenceComparison) -> p
         normalised.sort("row", "field", "position")
         .unique(["row", "value"], keep="first", maintain_order=True)
         .with_columns(slot=pl.int_range(pl.len(), dtype=pl.UInt32).over("row"))
-        .filter(pl.col("slot") < MAX_REFERENCES)
     )
 
 

@@ -23,6 +23,10 @@ class PassStats:
     candidates_above_review: int = 0
     components_solved: int = 0  # assignment components that needed a solver
     largest_component: int = 0  # candidate edges in the biggest of them
+    # Records offered to this pass with more distinct references than a `reference` comparison keeps
+    # (references.MAX_REFERENCES): their later references were not compared.
+    references_capped_left: int = 0
+    references_capped_right: int = 0
     groups_searched: int = 0
     group_search_truncated: int = 0  # single records whose candidate list was cut to max_candidates
     auto: int = 0
