@@ -16,8 +16,9 @@ SCHEMA = "matcher"
 class RetentionSettings(BaseModel):
     """How long the bookkeeping of a done job (its plan, shard members, failure, worker losses) is kept.
 
-    Keep it longer than the retention of the shard.requested and job.started topics: a shard redelivered after
-    its job's plan was deleted would find no members."""
+    A shard redelivered after its job's plan was deleted would find no members, so the period applied is
+    raised, when needed, to a day past the broker's retention of the job.started and shard.requested topics
+    (asked every round; nothing is deleted while a topic keeps events forever or cannot be asked)."""
 
     days: int = Field(default=30, ge=1)
     interval_s: float = Field(default=3600, gt=0)  # how often expired rows are looked for

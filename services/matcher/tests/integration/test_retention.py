@@ -12,18 +12,23 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import pytest
 from aiohttp import web
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from prometheus_client import REGISTRY
 
 from matcher.adapters.bookkeeping import PgBookkeeping
+from matcher.adapters.topic_retention import topic_retention
 from matcher.app import MIGRATIONS
 from matcher.config import SERVICE, MatcherSettings, RetentionSettings
 from matcher.entrypoints.retention import retention_ctx
 from matcher.service_layer.retention import purge_expired_jobs
 from platform_common.db import create_pool
+from platform_common.errors import TransientError
+from platform_common.events import JobStarted
 from platform_common.keys import PG_POOL
 from platform_common.migrations import COMMON_MIGRATIONS, apply_migrations, load_migrations
 from platform_common.settings import KafkaSettings, PostgresSettings
-from platform_common.testing import eventually
+from platform_common.testing import delete_topics, eventually
 
 pytestmark = pytest.mark.integration
 
@@ -174,3 +179,72 @@ async def test_the_apps_retention_task_purges_at_start_and_stops_with_the_app(
         "job_failures": 0,
         "job_plans": 1,
     }
+
+
+async def test_the_brokers_retention_of_each_topic_is_read_and_forever_is_none(
+    kafka_bootstrap: str, unique: str
+) -> None:
+    forty_days, forever, default = f"it.kept.{unique}", f"it.forever.{unique}", f"it.default.{unique}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([
+            NewTopic(forty_days, 1, 1, topic_configs={"retention.ms": str(40 * 86_400_000)}),
+            NewTopic(forever, 1, 1, topic_configs={"retention.ms": "-1"}),
+            NewTopic(default, 1, 1),
+        ])  # fmt: skip
+    finally:
+        await admin.close()
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    try:
+        kept = await topic_retention(kafka, [forty_days, forever, default])
+        assert kept[forty_days] == timedelta(days=40)
+        assert kept[forever] is None
+        assert kept[default] is not None and kept[default] > timedelta(0), "the broker's default applies"
+        with pytest.raises(TransientError):
+            await topic_retention(kafka, [f"it.absent.{unique}"])
+    finally:
+        await delete_topics(kafka_bootstrap, forty_days, forever, default)
+
+
+async def set_topic_configs(bootstrap: str, topic: str, configs: dict[str, str]) -> None:
+    """Replace the topic's own settings (none: back to the broker's defaults)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)])
+    finally:
+        await admin.close()
+
+
+async def test_the_apps_retention_task_keeps_jobs_the_topics_could_still_redeliver(
+    pool: asyncpg.Pool, stack: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    bootstrap = stack["RECON_KAFKA_BOOTSTRAP"]
+    older_than_configured = await add_job(pool, planned_at=LONG_AGO, members=3, failed_at=LONG_AGO)
+    settings = MatcherSettings(
+        kafka=KafkaSettings(bootstrap_servers=bootstrap),
+        postgres=PostgresSettings(dsn=stack["RECON_PG_DSN"]),
+        retention=RetentionSettings(days=30, interval_s=0.2),
+    )
+    # job.started now keeps its events 60 days: a 40-day-old job.started could still come back.
+    await set_topic_configs(bootstrap, JobStarted.TOPIC, {"retention.ms": str(60 * 86_400_000)})
+    app = web.Application()
+    app[PG_POOL] = pool
+    context = retention_ctx(settings)(app)
+    try:
+        with caplog.at_level("INFO", logger="matcher.entrypoints.retention"):
+            await anext(context)
+            try:
+                async def two_rounds_ran() -> bool:
+                    return sum("bookkeeping kept 61 days, not the configured 30" in r.getMessage() for r in caplog.records) >= 2
+
+                await eventually(two_rounds_ran, timeout_s=10)
+            finally:
+                with pytest.raises(StopAsyncIteration):
+                    await anext(context)
+    finally:
+        await set_topic_configs(bootstrap, JobStarted.TOPIC, {})
+    assert await rows_of(pool, older_than_configured) == {
+        "shard_members": 3, "shard_worker_losses": 0, "job_failures": 1, "job_plans": 1,
+    }  # fmt: skip

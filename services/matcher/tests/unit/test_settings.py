@@ -1,4 +1,5 @@
-"""The matcher's retention settings: read from MATCHER_RETENTION__*, 30 days by default, nonsense refused."""
+"""The matcher's retention settings: read from MATCHER_RETENTION__*, 30 days by default, nonsense refused; the
+period applied is raised past the retention of the topics whose redelivery needs the bookkeeping."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from matcher.config import MatcherSettings
+from matcher.service_layer.retention import REDELIVERY_MARGIN, effective_retention
 
 
 @pytest.fixture(autouse=True)
@@ -37,3 +39,14 @@ def test_a_retention_that_makes_no_sense_is_refused(monkeypatch: pytest.MonkeyPa
 
     with pytest.raises(ValidationError):
         MatcherSettings()  # type: ignore[call-arg]
+
+
+def test_bookkeeping_outlives_the_topics_whose_redelivery_needs_it() -> None:
+    configured = timedelta(days=30)
+    assert effective_retention(configured, {"job.started": timedelta(days=7), "shard.requested": timedelta(days=1)}) \
+        == configured
+    assert effective_retention(configured, {"job.started": timedelta(days=7), "shard.requested": timedelta(days=45)}) \
+        == timedelta(days=45) + REDELIVERY_MARGIN
+    assert effective_retention(configured, {"job.started": None, "shard.requested": timedelta(days=1)}) is None, \
+        "a topic that keeps events forever: never delete"
+    assert effective_retention(configured, {}) == configured

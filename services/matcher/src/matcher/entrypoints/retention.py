@@ -6,13 +6,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
 from matcher.adapters.bookkeeping import PgBookkeeping
+from matcher.adapters.topic_retention import topic_retention
 from matcher.config import SERVICE, MatcherSettings
-from matcher.service_layer.retention import purge_expired_jobs
+from matcher.service_layer.retention import effective_retention, purge_expired_jobs
+from platform_common.events import JobStarted, ShardRequested
 from platform_common.keys import PG_POOL
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,7 @@ log = logging.getLogger(__name__)
 JOBS_PER_BATCH = 100
 # Rows per DELETE statement: bounds each statement's locks and WAL however big a job's shards are.
 ROWS_PER_STATEMENT = 10_000
+_DAY = timedelta(days=1)
 
 
 def retention_ctx(settings: MatcherSettings) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -44,11 +47,21 @@ async def _purge_periodically(bookkeeping: PgBookkeeping, settings: MatcherSetti
     retention = settings.retention
     while True:
         try:
-            await purge_expired_jobs(
-                bookkeeping, retention=retention.period, now=datetime.now(UTC), jobs_per_batch=JOBS_PER_BATCH,
-                rows_per_statement=ROWS_PER_STATEMENT,
-            )  # fmt: skip
+            # Asked every round: a topic's retention can be changed on the broker at any time.
+            kept = await topic_retention(settings.kafka, [JobStarted.TOPIC, ShardRequested.TOPIC])
+            period = effective_retention(retention.period, kept)
+            if period is None:
+                log.warning("a topic keeps its events forever (%s); no bookkeeping is deleted", kept)
+            else:
+                if period > retention.period:
+                    longest = max(k for k in kept.values() if k is not None)
+                    log.info("bookkeeping kept %g days, not the configured %g: the topics keep events %g days",
+                             period / _DAY, retention.period / _DAY, longest / _DAY)
+                await purge_expired_jobs(
+                    bookkeeping, retention=period, now=datetime.now(UTC), jobs_per_batch=JOBS_PER_BATCH,
+                    rows_per_statement=ROWS_PER_STATEMENT,
+                )  # fmt: skip
         except Exception:
-            # The database may be away for a while; the rows wait for the next run.
+            # Kafka or the database may be away for a while: nothing is deleted until both answer.
             log.warning("bookkeeping retention failed; retried in %s s", retention.interval_s, exc_info=True)
         await asyncio.sleep(retention.interval_s)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Protocol
 
@@ -11,6 +12,20 @@ from matcher.config import SERVICE
 from platform_common.metrics import MATCHER_BOOKKEEPING_ROWS_DELETED
 
 log = logging.getLogger(__name__)
+
+# A redelivered job.started or shard.requested must still find its job's plan: rows outlive the longest
+# retention of those topics by this much, whatever the configured period says.
+REDELIVERY_MARGIN = timedelta(days=1)
+
+
+def effective_retention(configured: timedelta, topic_retention: Mapping[str, timedelta | None]) -> timedelta | None:
+    """The retention period to apply: the configured one, raised past the topics' retention plus the margin;
+    None (never delete) when a topic keeps its events forever."""
+    if any(kept is None for kept in topic_retention.values()):
+        return None
+    longest = max((kept for kept in topic_retention.values() if kept is not None), default=timedelta(0))
+    return max(configured, longest + REDELIVERY_MARGIN)
+
 
 class Bookkeeping(Protocol):
     async def expired_jobs(self, cutoff: datetime, *, limit: int) -> list[uuid.UUID]: ...
