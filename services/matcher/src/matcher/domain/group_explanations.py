@@ -80,8 +80,9 @@ def closest_group_column(
     members = closest_groups(pool, singles, single_amounts, member_amounts)
     with_group = np.flatnonzero([len(m) > 0 for m in members])
     group_members = [members[i] for i in with_group.tolist()]
+    group_sizes = np.array([len(m) for m in group_members], dtype=np.int64)
     flat = np.concatenate(group_members) if group_members else np.zeros(0, np.int64)
-    owner = np.repeat(np.arange(len(with_group)), [len(m) for m in group_members])
+    owner = np.repeat(np.arange(len(with_group)), group_sizes)
     numeric = [c for c in comps if c.kind == "numeric"]
     totals = []
     for comp in numeric:
@@ -96,7 +97,7 @@ def closest_group_column(
         {
             "u": with_group,
             "ids": _ids_per_group(member_ids, flat, owner),
-            "size": np.array([len(m) for m in group_members], dtype=np.int64),
+            "size": group_sizes,
             "sum": format_units(group_sum, amount.scale),
             "difference": np.abs(group_sum - single_amounts[singles[with_group]]) / 10**amount.scale,
             "comparisons": described,

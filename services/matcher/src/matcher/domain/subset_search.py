@@ -13,7 +13,7 @@ one came (closest_group.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from itertools import chain, combinations
@@ -58,12 +58,8 @@ def search(
     """The best subset of each record's candidates (None: no combination reaches `review`)."""
     n, k = problem.rows.shape
     parts = [_nothing(max_size)]
-    for size in range(min_size, min(max_size, k) + 1):
-        index = combos(k, size)
-        step = max(1, _CHUNK_CELLS // max(1, len(index) * size))
-        for start in range(0, n, step):
-            chunk = slice(start, min(n, start + step))
-            parts.append(_kept(problem, index, chunk, sum_checks, score, review, max_size))
+    for index, chunk in _chunks(n, k, min_size, max_size):
+        parts.append(_kept(problem, index, chunk, sum_checks, score, review, max_size))
     record = np.concatenate([p[0] for p in parts])
     values = np.concatenate([p[1] for p in parts])
     sizes = np.concatenate([p[2] for p in parts])
@@ -71,10 +67,7 @@ def search(
     out: list[Best | None] = [None] * n
     if len(record) == 0:
         return out
-    # One sort gives each record's best combination first: (record, -score, size, member rows...).
-    keys = [members[:, j] for j in range(members.shape[1] - 1, -1, -1)] + [sizes, -values, record]
-    order = np.lexsort(keys)
-    first = order[np.flatnonzero(np.append(True, record[order][1:] != record[order][:-1]))]
+    first = _first_per_record(record, -values, sizes, members)
     others = values.copy()
     others[first] = -np.inf
     runner_up = np.full(n, -np.inf)
@@ -87,6 +80,23 @@ def search(
     ):
         out[r] = Best(members=chosen[j, :size], score=value, runner_up=second)
     return out
+
+
+def _chunks(n: int, k: int, min_size: int, max_size: int) -> Iterator[tuple[np.ndarray, slice]]:
+    """Each combination size's index (combos of k) with the record chunks it is evaluated in, each
+    chunk small enough to keep its n x c x size work under _CHUNK_CELLS."""
+    for size in range(min_size, min(max_size, k) + 1):
+        index = combos(k, size)
+        step = max(1, _CHUNK_CELLS // max(1, len(index) * size))
+        for start in range(0, n, step):
+            yield index, slice(start, min(n, start + step))
+
+
+def _first_per_record(record: np.ndarray, rank: np.ndarray, sizes: np.ndarray, members: np.ndarray) -> np.ndarray:
+    """Position of each record's first combination by (rank, size, member rows), from one sort."""
+    keys = [members[:, j] for j in range(members.shape[1] - 1, -1, -1)] + [sizes, rank, record]
+    order = np.lexsort(keys)
+    return order[np.flatnonzero(np.append(True, record[order][1:] != record[order][:-1]))] if len(order) else order
 
 
 def _kept(
@@ -131,20 +141,11 @@ def closest(
     rows per record (empty when k < min_size)."""
     n, k = rows.shape
     parts = [(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, max_size), np.int64))]
-    for size in range(min_size, min(max_size, k) + 1):
-        index = combos(k, size)
-        step = max(1, _CHUNK_CELLS // max(1, len(index) * size))
-        for start in range(0, n, step):
-            stop = min(n, start + step)
-            parts.append(
-                _nearest_of_size(rows[start:stop], amounts[start:stop], targets[start:stop], index, start, max_size)
-            )
+    for index, chunk in _chunks(n, k, min_size, max_size):
+        parts.append(_nearest_of_size(rows[chunk], amounts[chunk], targets[chunk], index, chunk.start, max_size))
     record, distance, sizes, members = (np.concatenate([p[i] for p in parts]) for i in range(4))
     out = [np.zeros(0, np.int64)] * n
-    keys = [members[:, j] for j in range(max_size - 1, -1, -1)] + [sizes, distance, record]
-    order = np.lexsort(keys)
-    first = order[np.flatnonzero(np.append(True, record[order][1:] != record[order][:-1]))] if len(order) else order
-    for position in first.tolist():
+    for position in _first_per_record(record, distance, sizes, members).tolist():
         out[int(record[position])] = members[position][: int(sizes[position])].copy()
     return out
 

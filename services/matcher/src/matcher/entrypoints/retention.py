@@ -13,7 +13,7 @@ from aiohttp import web
 from matcher.adapters.bookkeeping import PgBookkeeping
 from matcher.adapters.topic_retention import topic_retention
 from matcher.config import SERVICE, MatcherSettings
-from matcher.service_layer.retention import effective_retention, purge_expired_jobs
+from matcher.service_layer.retention import REDELIVERY_MARGIN, effective_retention, purge_expired_jobs
 from platform_common.events import JobStarted, ShardRequested
 from platform_common.keys import PG_POOL
 
@@ -54,9 +54,8 @@ async def _purge_periodically(bookkeeping: PgBookkeeping, settings: MatcherSetti
                 log.warning("a topic keeps its events forever (%s); no bookkeeping is deleted", kept)
             else:
                 if period > retention.period:
-                    longest = max(k for k in kept.values() if k is not None)
                     log.info("bookkeeping kept %g days, not the configured %g: the topics keep events %g days",
-                             period / _DAY, retention.period / _DAY, longest / _DAY)
+                             period / _DAY, retention.period / _DAY, (period - REDELIVERY_MARGIN) / _DAY)
                 await purge_expired_jobs(
                     bookkeeping, retention=period, now=datetime.now(UTC), jobs_per_batch=JOBS_PER_BATCH,
                     rows_per_statement=ROWS_PER_STATEMENT,
